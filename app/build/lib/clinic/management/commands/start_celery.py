@@ -1,0 +1,66 @@
+"""Development runner: a worker and beat in the foreground, stopped together.
+
+Production runs them under Supervisor (one worker per queue, one beat); this
+command is for a developer's terminal.
+"""
+
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from config.routing import QUEUE_NAMES
+
+
+class Command(BaseCommand):
+    help = "Start a Celery worker and beat for development (Ctrl-C stops both)."
+
+    def add_arguments(self, parser):
+        only = parser.add_mutually_exclusive_group()
+        only.add_argument("--worker-only", action="store_true", help="start only the worker")
+        only.add_argument("--beat-only", action="store_true", help="start only beat")
+        parser.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
+        parser.add_argument(
+            "--queues", default=",".join(QUEUE_NAMES), help=f"comma-separated queues (default {','.join(QUEUE_NAMES)})"
+        )
+        parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+
+    def handle(self, *args, **options):
+        if options["concurrency"] < 1:
+            raise CommandError("--concurrency must be a positive integer")
+        queues = [queue.strip() for queue in options["queues"].split(",") if queue.strip()]
+        unknown = sorted(set(queues) - set(QUEUE_NAMES))
+        if not queues or unknown:
+            raise CommandError(f"unknown queue(s) {unknown or queues}; the queues are {', '.join(QUEUE_NAMES)}")
+
+        celery = [sys.executable, "-m", "celery", "-A", "config"]
+        commands = []
+        if not options["beat_only"]:
+            commands.append(
+                celery
+                + ["worker", "-Q", ",".join(queues), "-c", str(options["concurrency"]), "-l", options["loglevel"]]
+                + ["--hostname", "dev@%h"]
+            )
+        if not options["worker_only"]:
+            # No pidfile: a stale one is the classic reason beat refuses to start.
+            commands.append(celery + ["beat", "-l", options["loglevel"], "--pidfile="])
+
+        children = [subprocess.Popen(command) for command in commands]
+
+        def stop(signum, _frame):
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+        finally:
+            stop(signal.SIGTERM, None)
+            codes = [child.wait() for child in children]
+        if any(codes):
+            raise SystemExit(max(codes))

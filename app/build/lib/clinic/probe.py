@@ -1,0 +1,71 @@
+"""Per-queue liveness by a real round trip: a health_check task sent to each
+queue must come back from a worker of that queue within the timeout.
+
+This works on every broker, including the database brokers where
+``celery inspect ping`` gets no answer (no fanout, or reply-queue names that
+pgmq cannot hold).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+from config.routing import QUEUE_NAMES
+
+
+@dataclass
+class QueueStatus:
+    queue: str
+    ok: bool
+    seconds: float | None = None
+    worker: str | None = None
+    error: str | None = None
+
+
+def probe_queues(queues: list[str] | None = None, timeout: float = 5.0, poll: float = 0.05) -> list[QueueStatus]:
+    from .tasks import health_check
+
+    queues = list(queues or QUEUE_NAMES)
+    unknown = [queue for queue in queues if queue not in QUEUE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown queue(s) {unknown}; the queues are {list(QUEUE_NAMES)}")
+
+    started = time.monotonic()
+    # expires: a probe that waited past its deadline is dropped by the worker
+    # instead of piling up while a queue has no consumer.
+    pending = {
+        queue: health_check.apply_async(kwargs={"source": "probe"}, queue=queue, routing_key=queue, expires=timeout)
+        for queue in queues
+    }
+    statuses: dict[str, QueueStatus] = {}
+    deadline = started + timeout
+    while pending:
+        for queue, result in list(pending.items()):
+            if not result.ready():
+                continue
+            del pending[queue]
+            elapsed = round(time.monotonic() - started, 3)
+            if result.successful():
+                answer = result.result or {}
+                statuses[queue] = QueueStatus(
+                    queue,
+                    ok=answer.get("queue") == queue,
+                    seconds=elapsed,
+                    worker=answer.get("hostname"),
+                    error=None if answer.get("queue") == queue else f"answered from queue {answer.get('queue')!r}",
+                )
+            else:
+                statuses[queue] = QueueStatus(queue, ok=False, seconds=elapsed, error=f"probe {result.state}")
+            result.forget()
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(poll)
+    for queue, result in pending.items():
+        statuses[queue] = QueueStatus(queue, ok=False, error=f"no worker answered within {timeout:g} s")
+        result.forget()
+    return [statuses[queue] for queue in queues]
+
+
+def as_dicts(statuses: list[QueueStatus]) -> list[dict]:
+    return [asdict(status) for status in statuses]

@@ -1,0 +1,25 @@
+"""The Celery app: Django settings under the CELERY_ namespace, tasks autodiscovered."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("clinic")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def _configure_transport(**_kwargs):
+    # kombu's SQLAlchemy transport passes broker_transport_options to
+    # create_engine, so its polling interval can only be set on the class.
+    from django.conf import settings
+
+    if settings.BROKER.kind == "sqlalchemy":
+        from kombu.transport import sqlalchemy
+
+        sqlalchemy.Transport.polling_interval = settings.CELERY_BROKER_POLLING_INTERVAL
+
+
+app.on_after_configure.connect(_configure_transport, weak=False)

@@ -1,0 +1,271 @@
+"""Django settings: every value comes from the environment (see app/env.example).
+
+The env file named by APP_ENV_FILE is loaded first, so web, workers, beat,
+Flower and manage.py all read the same configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+from . import brokers, routing
+from .env import EnvError, get_bool, get_float, get_int, get_list, get_str, load_env_file
+
+try:
+    load_env_file()
+except (OSError, ValueError) as exc:  # EnvFileError is a ValueError
+    raise ImproperlyConfigured(str(exc)) from exc
+
+try:
+    BASE_DIR = Path(__file__).resolve().parent.parent
+    DATA_DIR = Path(get_str("APP_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+    DEBUG = get_bool("DJANGO_DEBUG", False)
+    SECRET_KEY = get_str("DJANGO_SECRET_KEY")
+    if not SECRET_KEY:
+        if not DEBUG:
+            raise EnvError("DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off")
+        SECRET_KEY = "insecure-development-key-only-used-with-DJANGO_DEBUG"
+
+    ALLOWED_HOSTS = get_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+    CSRF_TRUSTED_ORIGINS = get_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+    INSTALLED_APPS = [
+        "django.contrib.admin",
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django.contrib.sessions",
+        "django.contrib.messages",
+        "django.contrib.staticfiles",
+        "django_celery_beat",
+        "django_celery_results",
+        "clinic",
+    ]
+
+    MIDDLEWARE = [
+        "django.middleware.security.SecurityMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    ]
+
+    ROOT_URLCONF = "config.urls"
+    WSGI_APPLICATION = "config.wsgi.application"
+    TEMPLATES = [
+        {
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "DIRS": [],
+            "APP_DIRS": True,
+            "OPTIONS": {
+                "context_processors": [
+                    "django.template.context_processors.request",
+                    "django.contrib.auth.context_processors.auth",
+                    "django.contrib.messages.context_processors.messages",
+                ]
+            },
+        }
+    ]
+
+    DATABASES = {
+        "default": brokers.parse_database_url(
+            get_str("DATABASE_URL", "sqlite:///" + str(DATA_DIR / "db.sqlite3"))
+        )
+    }
+    DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+    REDIS_URL = get_str("REDIS_URL")
+    if REDIS_URL:
+        CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": get_str("REDIS_CACHE_URL", REDIS_URL),
+                "KEY_PREFIX": "clinic",
+            }
+        }
+    else:
+        # Shared by every process (unlike locmem), so cache_warmup in a worker
+        # is seen by the web process. The table is created by a migration.
+        CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                "LOCATION": "clinic_cache",
+                "KEY_PREFIX": "clinic",
+            }
+        }
+
+    LANGUAGE_CODE = "en-us"
+    TIME_ZONE = get_str("APP_TIME_ZONE", "UTC")
+    USE_I18N = True
+    USE_TZ = True
+
+    STATIC_URL = "static/"
+    STATIC_ROOT = Path(get_str("DJANGO_STATIC_ROOT", str(DATA_DIR / "static")))
+
+    # --- Security (manage.py check --deploy is clean with the defaults) ------
+    # TLS ends at the reverse proxy in front of gunicorn; it says so with this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = get_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+    # Load balancers and the Molecule verifier probe over plain HTTP on loopback.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = get_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_HSTS_SECONDS = get_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = get_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = get_bool("DJANGO_HSTS_PRELOAD", False)
+    # Preload-list submission is a decision for the domain's owner, not a default.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+    X_FRAME_OPTIONS = "DENY"
+
+    # The JSON API authenticates with a bearer token (no cookies, so no CSRF).
+    API_TOKEN = get_str("API_TOKEN", "")
+
+    # --- E-mail ----------------------------------------------------------------
+    _email_backends = {
+        "console": "django.core.mail.backends.console.EmailBackend",
+        "file": "django.core.mail.backends.filebased.EmailBackend",
+        "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    }
+    _email_kind = get_str("EMAIL_BACKEND", "console")
+    if _email_kind not in _email_backends:
+        raise EnvError(f"EMAIL_BACKEND={_email_kind!r}: use one of {sorted(_email_backends)}")
+    EMAIL_BACKEND = _email_backends[_email_kind]
+    EMAIL_FILE_PATH = get_str("EMAIL_FILE_PATH", str(DATA_DIR / "outbox"))
+    EMAIL_HOST = get_str("EMAIL_HOST", "localhost")
+    EMAIL_PORT = get_int("EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = get_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = get_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = get_bool("EMAIL_USE_TLS", False)
+    EMAIL_TIMEOUT = get_int("EMAIL_TIMEOUT", 10, minimum=1)
+    DEFAULT_FROM_EMAIL = get_str("DEFAULT_FROM_EMAIL", "clinic@localhost")
+
+    # --- Task behaviour knobs ----------------------------------------------------
+    REMINDER_RETRY_DELAY = get_int("REMINDER_RETRY_DELAY", 60, minimum=1)
+    REPORT_RETRY_BACKOFF = get_int("REPORT_RETRY_BACKOFF", 2, minimum=1)
+    REPORT_RETRY_BACKOFF_MAX = get_int("REPORT_RETRY_BACKOFF_MAX", 600, minimum=1)
+    RECORD_RETENTION_DAYS = get_int("RECORD_RETENTION_DAYS", 365, minimum=1)
+    CLAIM_AUTO_APPROVE_LIMIT = get_float("CLAIM_AUTO_APPROVE_LIMIT", 5000.0, minimum=0)
+    APPOINTMENT_EXPIRY_GRACE_MINUTES = get_int("APPOINTMENT_EXPIRY_GRACE_MINUTES", 30, minimum=0)
+    EMAIL_RATE_LIMIT = get_str("EMAIL_RATE_LIMIT", "20/s")
+    HEALTHZ_PROBE_TIMEOUT = get_float("HEALTHZ_PROBE_TIMEOUT", 5.0, minimum=0.1)
+
+    # --- Celery -------------------------------------------------------------------
+    BROKER = brokers.choose_broker(get_str("CELERY_BROKER_URL"), REDIS_URL, DATABASES["default"])
+    CELERY_BROKER_URL = BROKER.url
+    # Results live next to the broker: Redis with Redis, else the Django database.
+    CELERY_RESULT_BACKEND = get_str("CELERY_RESULT_BACKEND", BROKER.url if BROKER.kind == brokers.REDIS else "django-db")
+    CELERY_RESULT_EXTENDED = True  # keeps task name and worker in django-db results (admin, /api/tasks)
+    CELERY_RESULT_EXPIRES = get_int("CELERY_RESULT_EXPIRES", 7 * 24 * 3600, minimum=60)
+
+    CELERY_ACCEPT_CONTENT = ["json"]  # pickle from a broker is remote code execution
+    CELERY_TASK_SERIALIZER = "json"
+    CELERY_RESULT_SERIALIZER = "json"
+    CELERY_TIMEZONE = TIME_ZONE
+    CELERY_ENABLE_UTC = True  # one clock on every host; crontabs read in CELERY_TIMEZONE
+    CELERY_TASK_TRACK_STARTED = True  # so /api/tasks tells "queued" from "running"
+    CELERY_TASK_SOFT_TIME_LIMIT = get_int("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)  # task may clean up
+    CELERY_TASK_TIME_LIMIT = get_int("CELERY_TASK_TIME_LIMIT", 360, minimum=1)  # then the child is killed
+    if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+        raise EnvError(
+            f"CELERY_TASK_SOFT_TIME_LIMIT={CELERY_TASK_SOFT_TIME_LIMIT} must be below "
+            f"CELERY_TASK_TIME_LIMIT={CELERY_TASK_TIME_LIMIT}"
+        )
+    # Tasks are written to be idempotent, so a task whose worker died is run again
+    # rather than lost; tasks that must not repeat opt out per task.
+    CELERY_TASK_ACKS_LATE = True
+    CELERY_TASK_REJECT_ON_WORKER_LOST = True
+    # Prefetch 1: with acks_late a long report must not hold queued tasks hostage.
+    CELERY_WORKER_PREFETCH_MULTIPLIER = get_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1, minimum=1)
+    CELERY_WORKER_MAX_TASKS_PER_CHILD = get_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 1000, minimum=1)  # leaks
+    CELERY_WORKER_MAX_MEMORY_PER_CHILD = get_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 512000, minimum=1)  # KiB
+    CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before Redis waits, not exits
+    # On connection loss, unacked tasks are redelivered elsewhere: stop running them here.
+    CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+    CELERY_TASK_DEFAULT_QUEUE = routing.DEFAULT_QUEUE
+    CELERY_TASK_QUEUES = routing.TASK_QUEUES
+    CELERY_TASK_ROUTES = routing.TASK_ROUTES
+    CELERY_TASK_CREATE_MISSING_QUEUES = False  # a typo in a queue name fails loudly
+    CELERY_WORKER_SEND_TASK_EVENTS = BROKER.has_fanout  # Flower; db brokers have no event bus
+    CELERY_TASK_SEND_SENT_EVENT = BROKER.has_fanout
+    # SQLAlchemy has no fanout, and pgmq cannot hold the reply queue names that
+    # remote control needs (47-character limit): the probe task replaces inspect ping.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = BROKER.kind in {brokers.REDIS, brokers.OTHER}
+
+    # The visibility timeout must outlast the longest task and the longest
+    # countdown, or a task is delivered a second time while still running/waiting.
+    CELERY_VISIBILITY_TIMEOUT = get_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
+    _longest_wait = max(CELERY_TASK_TIME_LIMIT, REMINDER_RETRY_DELAY, REPORT_RETRY_BACKOFF_MAX)
+    if CELERY_VISIBILITY_TIMEOUT <= _longest_wait:
+        raise EnvError(
+            f"CELERY_VISIBILITY_TIMEOUT={CELERY_VISIBILITY_TIMEOUT} must exceed the hard time limit and every "
+            f"retry delay (longest is {_longest_wait} s), or tasks run twice"
+        )
+    CELERY_BROKER_POLLING_INTERVAL = get_float("CELERY_BROKER_POLLING_INTERVAL", 0.1, minimum=0.01)
+
+    if BROKER.kind == brokers.REDIS:
+        _redis_options = {
+            "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+            # kombu sweeps unacked messages only every interval x throttle
+            # (100 s by default): make the sweep follow the timeout.
+            "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 4)),
+            "unacked_restore_throttle": 1,
+        }
+        CELERY_BROKER_TRANSPORT_OPTIONS = dict(_redis_options)
+        CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    elif BROKER.kind == brokers.PGMQ:
+        CELERY_BROKER_TRANSPORT_OPTIONS = {
+            "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+            "init_extension": False,  # installed by the clinic migration, no server extension
+            "poll_interval_ms": max(10, int(CELERY_BROKER_POLLING_INTERVAL * 1000)),
+            "wait_time_seconds": 1,
+            "polling_interval": CELERY_BROKER_POLLING_INTERVAL,
+            "pool_size": get_int("CELERY_PGMQ_POOL_SIZE", 4, minimum=1),
+        }
+        if not get_str("CELERY_BROKER_URL"):
+            CELERY_BROKER_TRANSPORT_OPTIONS["conn_string"] = brokers.pgmq_conn_string(DATABASES["default"])
+    elif BROKER.kind == brokers.SQLALCHEMY:
+        # These options go to SQLAlchemy's create_engine; the polling interval
+        # is set on the transport class in config/celery.py instead.
+        CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
+    else:
+        CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+
+    CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+    # The default schedule; the DatabaseScheduler (and manage.py sync_schedule)
+    # copies it into the database, where the admin can pause or retime entries.
+    CELERY_BEAT_SCHEDULE = {
+        "send-daily-reminders": {"task": "clinic.tasks.send_daily_reminders", "schedule": crontab(hour=8, minute=0)},
+        "cleanup-old-records": {"task": "clinic.tasks.cleanup_old_records", "schedule": crontab(hour=2, minute=0)},
+        "generate-weekly-report": {
+            "task": "clinic.tasks.generate_weekly_report",
+            "schedule": crontab(hour=7, minute=0, day_of_week="mon"),
+        },
+        "check-expired-appointments": {
+            "task": "clinic.tasks.check_expired_appointments",
+            "schedule": crontab(minute="*/5"),
+        },
+        "health-check": {
+            "task": "clinic.tasks.health_check",
+            "schedule": crontab(minute="*/5"),
+            "kwargs": {"source": "beat"},
+        },
+        "cache-warmup": {"task": "clinic.tasks.cache_warmup", "schedule": crontab(hour=2, minute=0)},
+        "cleanup-expired-cache": {"task": "clinic.tasks.cleanup_expired_cache", "schedule": crontab(hour=3, minute=0)},
+        "generate-daily-reports": {"task": "clinic.tasks.generate_daily_reports", "schedule": crontab(hour=6, minute=0)},
+    }
+    DJANGO_CELERY_BEAT_TZ_AWARE = True
+except EnvError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": get_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,87 @@
+"""Celery workers and beat as real subprocesses, each in its own process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+APP_DIR = Path(__file__).resolve().parents[2] / "app"
+
+
+class CeleryProcess:
+    def __init__(self, args: list[str], log: Path, env: dict | None = None, name: str = "celery"):
+        self.name = name
+        self.log = log
+        self.args = [sys.executable, "-m", "celery", "-A", "config", *args]
+        self._logfile = open(log, "ab")
+        # Own session: the test can SIGKILL the whole worker (main + pool) like the OOM killer would.
+        self.proc = subprocess.Popen(
+            self.args, cwd=APP_DIR, env={**os.environ, **(env or {})},
+            stdout=self._logfile, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_log(self, needle: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.output():
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.output()[-3000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name}: {needle!r} not logged within {timeout} s:\n{self.output()[-3000:]}")
+
+    def stop(self, timeout: float = 30) -> int:
+        """Warm shutdown: TERM to the main process only, as Supervisor does."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._logfile.close()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children at once: no chance to ack or requeue."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
+
+
+def start_worker(queues: list[str], log_dir: Path, concurrency: int = 2, env: dict | None = None,
+                 name: str | None = None) -> CeleryProcess:
+    name = name or f"{'-'.join(queues)}-{uuid.uuid4().hex[:6]}"
+    worker = CeleryProcess(
+        ["worker", "-Q", ",".join(queues), "--hostname", f"{name}@%h", "-c", str(concurrency), "-l", "info"],
+        log_dir / f"worker-{name}.log", env=env, name=f"worker {name}",
+    )
+    worker.hostname_prefix = name
+    return worker
+
+
+def start_beat(log_dir: Path, env: dict | None = None) -> CeleryProcess:
+    return CeleryProcess(["beat", "-l", "info", "--pidfile=", "--max-interval", "1"],
+                         log_dir / f"beat-{uuid.uuid4().hex[:6]}.log", env=env, name="beat")
+
+
+def stop_all(processes: list[CeleryProcess], timeout: float = 30) -> None:
+    """TERM every process first, then wait: warm shutdowns overlap instead of queueing."""
+    for process in processes:
+        if process.proc.poll() is None:
+            process.proc.send_signal(signal.SIGTERM)
+    for process in processes:
+        process.stop(timeout)
