@@ -29,13 +29,13 @@ def parse_database_url(url: str) -> dict:
     scheme = parts.scheme
     if scheme == "sqlite":
         # sqlite:////abs/path -> netloc '' and path '//abs/path'
+        # sqlite:////abs/path has path "//abs/path"; sqlite:///rel has "/rel" (relative).
         path = unquote(parts.path)
-        if path.startswith("//"):
-            path = path[1:]
-        if not path.startswith("/"):
+        if not path.startswith("//"):
             raise EnvError(
                 f"DATABASE_URL={url!r}: SQLite needs an absolute path, e.g. sqlite:////var/lib/app/db.sqlite3"
             )
+        path = path[1:]
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": path,
