@@ -73,7 +73,8 @@ def test_unusable_database_url_is_refused(url, message):
 
 
 def run_manage(*args, **env):
-    base = {k: v for k, v in os.environ.items() if k != "APP_ENV_FILE"}
+    # A clean environment: this process holds the suite's env-file values.
+    base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=APP_DIR, capture_output=True, text=True,
                           env={**base, **env}, timeout=120)
 
