@@ -177,9 +177,23 @@ def workers(log_dir):
     try:
         for worker in started:
             worker.wait_for_log("ready.", timeout=90)
+        wait_for_round_trips(QUEUE_NAMES)
         yield {queue: worker for queue, worker in zip(QUEUE_NAMES, started)}
     finally:
         stop_all(started)
+
+
+def wait_for_round_trips(queues, timeout=60):
+    """Ready means a probe task went through the queue and back, not just a log line."""
+    from clinic.probe import probe_queues
+
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = probe_queues(list(queues), timeout=5)
+        if all(status.ok for status in statuses):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"queues not answering after {timeout} s: {statuses}")
 
 
 @pytest.fixture
