@@ -4,7 +4,12 @@ import os
 
 from celery import Celery
 
+from .env import load_env_file
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Now, not when Django's settings are first touched: `celery flower` reads its
+# FLOWER_* options from the environment before it ever reads a setting.
+load_env_file()
 
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")

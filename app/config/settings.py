@@ -47,6 +47,8 @@ try:
 
     MIDDLEWARE = [
         "django.middleware.security.SecurityMiddleware",
+        # gunicorn serves the admin's static files itself: no web server needed on loopback.
+        "whitenoise.middleware.WhiteNoiseMiddleware",
         "django.contrib.sessions.middleware.SessionMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,6 +108,12 @@ try:
 
     STATIC_URL = "static/"
     STATIC_ROOT = Path(get_str("DJANGO_STATIC_ROOT", str(DATA_DIR / "static")))
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    # A page whose asset was not collected degrades (unhashed URL) instead of answering 500.
+    WHITENOISE_MANIFEST_STRICT = False
 
     # --- Security (manage.py check --deploy is clean with the defaults) ------
     # TLS ends at the reverse proxy in front of gunicorn; it says so with this header.

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""make run: the whole stack on this machine, unprivileged, under Supervisor.
+
+web (gunicorn), one Celery worker per queue, one beat and Flower, rendered from
+the same supervisor/*.j2 program definitions the Ansible roles use. SQLite and
+the database broker by default; Redis when REDIS_URL is set.
+
+Runs in the foreground: prints where to look once every queue answers a probe,
+and stops everything cleanly on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_DIR = ROOT / "app"
+VENV = Path(sys.prefix)
+sys.path.insert(0, str(APP_DIR))
+
+from config.routing import QUEUE_NAMES  # noqa: E402
+
+
+def log(message: str) -> None:
+    print(f"run: {message}", flush=True)
+
+
+def render(env: Environment, template: str, target: Path, **context) -> None:
+    target.write_text(env.get_template(template).render(**context))
+
+
+def write_env_file(path: Path, data_dir: Path, args) -> dict:
+    """Create the env file once; later runs keep its secrets."""
+    if path.exists():
+        values = dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+    else:
+        values = {
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "API_TOKEN": secrets.token_urlsafe(32),
+            "FLOWER_BASIC_AUTH": f"admin:{secrets.token_urlsafe(18)}",
+            "ADMIN_PASSWORD": secrets.token_urlsafe(18),
+        }
+    values.update({
+        "APP_DATA_DIR": str(data_dir),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Plain HTTP on loopback: no TLS proxy in front here.
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_HSTS_SECONDS": "0",
+        "EMAIL_BACKEND": "file",
+        "EMAIL_FILE_PATH": str(data_dir / "outbox"),
+    })
+    # The broker follows the caller's environment on every run, never a stale file.
+    for key in ("REDIS_URL", "DATABASE_URL"):
+        if os.environ.get(key):
+            values[key] = os.environ[key]
+        else:
+            values.pop(key, None)
+    path.write_text(
+        "# Written by scripts/run.py (make run). Same format as the roles' env file.\n"
+        + "".join(f"{key}={value}\n" for key, value in sorted(values.items()))
+    )
+    path.chmod(0o600)
+    return values
+
+
+def values_env(env_file: Path) -> dict:
+    return {"APP_ENV_FILE": str(env_file)}
+
+
+def manage(env_file: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=APP_DIR, check=True,
+                   env={**os.environ, **values_env(env_file)})
+
+
+def wait_http(url: str, timeout: float, expect=(200,), headers=None) -> int:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            request = urllib.request.Request(url, headers=headers or {})
+            with urllib.request.urlopen(request, timeout=5) as response:
+                last = response.status
+        except urllib.error.HTTPError as exc:
+            last = exc.code
+        except OSError:
+            last = None
+        if last in expect:
+            return last
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer {expect} within {timeout} s (last: {last})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("RUN_DIR", ROOT / "var" / "run")),
+                        help="state directory (default var/run)")
+    parser.add_argument("--web-port", type=int, default=int(os.environ.get("RUN_WEB_PORT", 8000)))
+    parser.add_argument("--flower-port", type=int, default=int(os.environ.get("RUN_FLOWER_PORT", 5555)))
+    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("RUN_CONCURRENCY", 1)))
+    args = parser.parse_args()
+    if args.concurrency < 1:
+        parser.error("--concurrency must be a positive integer")
+
+    base = args.dir.resolve()
+    data_dir, log_dir, sup_dir = base / "data", base / "logs", base / "supervisor"
+    include_dir = sup_dir / "conf.d"
+    for path in (data_dir / "outbox", log_dir, include_dir):
+        path.mkdir(parents=True, exist_ok=True)
+    for stale in include_dir.glob("*.conf"):
+        stale.unlink()
+
+    env_file = base / "app.env"
+    values = write_env_file(env_file, data_dir, args)
+    broker = ("Redis" if "REDIS_URL" in values
+              else "PostgreSQL database broker" if "DATABASE_URL" in values else "SQLite database broker")
+    log(f"state in {base}; broker: {broker}")
+
+    log("migrating the database and collecting static files")
+    manage(env_file, "migrate", "--verbosity", "0")
+    manage(env_file, "collectstatic", "--noinput", "--verbosity", "0")
+    manage(env_file, "ensure_admin", "--username", "admin", "--password-env", "ADMIN_PASSWORD")
+
+    jinja = Environment(loader=FileSystemLoader(ROOT / "supervisor"), undefined=StrictUndefined,
+                        trim_blocks=True, keep_trailing_newline=True)  # as Ansible's template module
+    common = dict(program_prefix="clinic", app_dir=str(APP_DIR), venv_dir=str(VENV), env_file=str(env_file),
+                  log_dir=str(log_dir), app_user="", log_maxbytes="10MB", log_backups=3)
+    render(jinja, "supervisord.conf.j2", sup_dir / "supervisord.conf", supervisor_run_dir=str(sup_dir),
+           supervisor_log_dir=str(log_dir), supervisor_include_dir=str(include_dir), supervisor_socket_mode="0700",
+           supervisor_nodaemon=True)
+    for queue in QUEUE_NAMES:
+        spec = dict(name=queue, concurrency=args.concurrency, pool="prefork", prefetch_multiplier=1,
+                    max_tasks_per_child=1000, soft_time_limit=300, time_limit=360)
+        render(jinja, "worker.conf.j2", include_dir / f"worker-{queue}.conf", queue=spec, stop_grace_seconds=30,
+               **common)
+    render(jinja, "beat.conf.j2", include_dir / "beat.conf", **common)
+    render(jinja, "flower.conf.j2", include_dir / "flower.conf", flower_address="127.0.0.1",
+           flower_port=args.flower_port, **common)
+    render(jinja, "web.conf.j2", include_dir / "web.conf", web_bind=f"127.0.0.1:{args.web_port}", web_workers=2,
+           web_timeout=30, **common)
+
+    conf = sup_dir / "supervisord.conf"
+    supervisord = subprocess.Popen([str(VENV / "bin" / "supervisord"), "-c", str(conf)], cwd=base)
+
+    def supervisorctl(*command: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(VENV / "bin" / "supervisorctl"), "-c", str(conf), *command],
+                              capture_output=True, text=True)
+
+    stopping = False
+
+    def stop(signum=None, _frame=None):
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        log("stopping: workers finish their running tasks first")
+        if supervisord.poll() is None:
+            supervisorctl("shutdown")
+            try:
+                supervisord.wait(400)
+            except subprocess.TimeoutExpired:
+                supervisord.kill()
+        log("stopped")
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    try:
+        web = f"http://127.0.0.1:{args.web_port}"
+        flower = f"http://127.0.0.1:{args.flower_port}"
+        wait_http(f"{web}/healthz", timeout=120, expect=(200,))
+        wait_http(flower, timeout=60, expect=(401,))
+        deadline = time.monotonic() + 60
+        while "STARTING" in (status := supervisorctl("status").stdout) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if "RUNNING" not in status or any(s in status for s in ("STARTING", "FATAL", "BACKOFF", "EXITED")):
+            raise RuntimeError(f"not every program is RUNNING:\n{status}")
+        print(
+            "\n".join([
+                "",
+                f"The stack is up ({broker}). Every queue answered a probe task.",
+                f"  web          {web}/healthz   (JSON API under {web}/api/, token: API_TOKEN in {env_file})",
+                f"  admin        {web}/admin/     (user admin, password: ADMIN_PASSWORD in {env_file})",
+                f"  flower       {flower}/        (FLOWER_BASIC_AUTH in {env_file})",
+                f"  logs         {log_dir}/",
+                f"  e-mail       {data_dir / 'outbox'}/",
+                f"  supervisor   {VENV / 'bin' / 'supervisorctl'} -c {conf} status",
+                "",
+                status.rstrip(),
+                "",
+                "Ctrl-C stops everything (workers finish their running tasks first).",
+                "run: ready",
+            ]),
+            flush=True,
+        )
+        if "REDIS_URL" not in values:
+            print("note: Flower shows no workers on a database broker (no event bus); use /healthz or "
+                  "manage.py probe_queues.", flush=True)
+        while supervisord.poll() is None and not stopping:
+            time.sleep(0.5)
+    except Exception as exc:  # noqa: BLE001 - report, stop what was started, exit non-zero
+        log(f"failed: {exc}")
+        for path in sorted(log_dir.glob("*.log")):
+            tail = path.read_text(errors="replace").splitlines()[-5:]
+            print(f"--- {path.name}\n" + "\n".join(tail), file=sys.stderr)
+        stop()
+        return 1
+    stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
