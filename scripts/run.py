@@ -51,16 +51,18 @@ def write_env_file(path: Path, data_dir: Path, args) -> dict:
             "FLOWER_BASIC_AUTH": f"admin:{secrets.token_urlsafe(18)}",
             "ADMIN_PASSWORD": secrets.token_urlsafe(18),
         }
-    values.update({
-        "APP_DATA_DIR": str(data_dir),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        # Plain HTTP on loopback: no TLS proxy in front here.
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_SECURE_COOKIES": "false",
-        "DJANGO_HSTS_SECONDS": "0",
-        "EMAIL_BACKEND": "file",
-        "EMAIL_FILE_PATH": str(data_dir / "outbox"),
-    })
+    values.update(
+        {
+            "APP_DATA_DIR": str(data_dir),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Plain HTTP on loopback: no TLS proxy in front here.
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_SECURE_COOKIES": "false",
+            "DJANGO_HSTS_SECONDS": "0",
+            "EMAIL_BACKEND": "file",
+            "EMAIL_FILE_PATH": str(data_dir / "outbox"),
+        }
+    )
     # The broker follows the caller's environment on every run, never a stale file.
     for key in ("REDIS_URL", "DATABASE_URL"):
         if os.environ.get(key):
@@ -80,8 +82,9 @@ def values_env(env_file: Path) -> dict:
 
 
 def manage(env_file: Path, *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=APP_DIR, check=True,
-                   env={**os.environ, **values_env(env_file)})
+    subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=APP_DIR, check=True, env={**os.environ, **values_env(env_file)}
+    )
 
 
 def wait_http(url: str, timeout: float, expect=(200,), headers=None) -> int:
@@ -104,8 +107,12 @@ def wait_http(url: str, timeout: float, expect=(200,), headers=None) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("RUN_DIR", ROOT / "var" / "run")),
-                        help="state directory (default var/run)")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(os.environ.get("RUN_DIR", ROOT / "var" / "run")),
+        help="state directory (default var/run)",
+    )
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("RUN_WEB_PORT", 8000)))
     parser.add_argument("--flower-port", type=int, default=int(os.environ.get("RUN_FLOWER_PORT", 5555)))
     parser.add_argument("--concurrency", type=int, default=int(os.environ.get("RUN_CONCURRENCY", 1)))
@@ -123,8 +130,13 @@ def main() -> int:
 
     env_file = base / "app.env"
     values = write_env_file(env_file, data_dir, args)
-    broker = ("Redis" if "REDIS_URL" in values
-              else "PostgreSQL database broker" if "DATABASE_URL" in values else "SQLite database broker")
+    broker = (
+        "Redis"
+        if "REDIS_URL" in values
+        else "PostgreSQL database broker"
+        if "DATABASE_URL" in values
+        else "SQLite database broker"
+    )
     log(f"state in {base}; broker: {broker}")
 
     log("migrating the database and collecting static files")
@@ -132,30 +144,72 @@ def main() -> int:
     manage(env_file, "collectstatic", "--noinput", "--verbosity", "0")
     manage(env_file, "ensure_admin", "--username", "admin", "--password-env", "ADMIN_PASSWORD")
 
-    jinja = Environment(loader=FileSystemLoader(ROOT / "supervisor"), undefined=StrictUndefined,
-                        trim_blocks=True, keep_trailing_newline=True)  # as Ansible's template module
-    common = dict(program_prefix="clinic", app_dir=str(APP_DIR), venv_dir=str(VENV), env_file=str(env_file),
-                  log_dir=str(log_dir), app_user="", log_maxbytes="10MB", log_backups=3)
-    render(jinja, "supervisord.conf.j2", sup_dir / "supervisord.conf", supervisor_run_dir=str(sup_dir),
-           supervisor_log_dir=str(log_dir), supervisor_include_dir=str(include_dir), supervisor_socket_mode="0700",
-           supervisor_nodaemon=True)
+    # Not HTML: Supervisor ini files, rendered exactly as Ansible renders them (no autoescape).
+    jinja = Environment(  # noqa: S701
+        loader=FileSystemLoader(ROOT / "supervisor"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        keep_trailing_newline=True,
+    )  # as Ansible's template module
+    common = dict(
+        program_prefix="clinic",
+        app_dir=str(APP_DIR),
+        venv_dir=str(VENV),
+        env_file=str(env_file),
+        log_dir=str(log_dir),
+        app_user="",
+        log_maxbytes="10MB",
+        log_backups=3,
+    )
+    render(
+        jinja,
+        "supervisord.conf.j2",
+        sup_dir / "supervisord.conf",
+        supervisor_run_dir=str(sup_dir),
+        supervisor_log_dir=str(log_dir),
+        supervisor_include_dir=str(include_dir),
+        supervisor_socket_mode="0700",
+        supervisor_nodaemon=True,
+    )
     for queue in QUEUE_NAMES:
-        spec = dict(name=queue, concurrency=args.concurrency, pool="prefork", prefetch_multiplier=1,
-                    max_tasks_per_child=1000, soft_time_limit=300, time_limit=360)
-        render(jinja, "worker.conf.j2", include_dir / f"worker-{queue}.conf", queue=spec, stop_grace_seconds=30,
-               **common)
+        spec = dict(
+            name=queue,
+            concurrency=args.concurrency,
+            pool="prefork",
+            prefetch_multiplier=1,
+            max_tasks_per_child=1000,
+            soft_time_limit=300,
+            time_limit=360,
+        )
+        render(
+            jinja, "worker.conf.j2", include_dir / f"worker-{queue}.conf", queue=spec, stop_grace_seconds=30, **common
+        )
     render(jinja, "beat.conf.j2", include_dir / "beat.conf", **common)
-    render(jinja, "flower.conf.j2", include_dir / "flower.conf", flower_address="127.0.0.1",
-           flower_port=args.flower_port, **common)
-    render(jinja, "web.conf.j2", include_dir / "web.conf", web_bind=f"127.0.0.1:{args.web_port}", web_workers=2,
-           web_timeout=30, **common)
+    render(
+        jinja,
+        "flower.conf.j2",
+        include_dir / "flower.conf",
+        flower_address="127.0.0.1",
+        flower_port=args.flower_port,
+        **common,
+    )
+    render(
+        jinja,
+        "web.conf.j2",
+        include_dir / "web.conf",
+        web_bind=f"127.0.0.1:{args.web_port}",
+        web_workers=2,
+        web_timeout=30,
+        **common,
+    )
 
     conf = sup_dir / "supervisord.conf"
     supervisord = subprocess.Popen([str(VENV / "bin" / "supervisord"), "-c", str(conf)], cwd=base)
 
     def supervisorctl(*command: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(VENV / "bin" / "supervisorctl"), "-c", str(conf), *command],
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [str(VENV / "bin" / "supervisorctl"), "-c", str(conf), *command], capture_output=True, text=True
+        )
 
     stopping = False
 
@@ -187,26 +241,31 @@ def main() -> int:
         if "RUNNING" not in status or any(s in status for s in ("STARTING", "FATAL", "BACKOFF", "EXITED")):
             raise RuntimeError(f"not every program is RUNNING:\n{status}")
         print(
-            "\n".join([
-                "",
-                f"The stack is up ({broker}). Every queue answered a probe task.",
-                f"  web          {web}/healthz   (JSON API under {web}/api/, token: API_TOKEN in {env_file})",
-                f"  admin        {web}/admin/     (user admin, password: ADMIN_PASSWORD in {env_file})",
-                f"  flower       {flower}/        (FLOWER_BASIC_AUTH in {env_file})",
-                f"  logs         {log_dir}/",
-                f"  e-mail       {data_dir / 'outbox'}/",
-                f"  supervisor   {VENV / 'bin' / 'supervisorctl'} -c {conf} status",
-                "",
-                status.rstrip(),
-                "",
-                "Ctrl-C stops everything (workers finish their running tasks first).",
-                "run: ready",
-            ]),
+            "\n".join(
+                [
+                    "",
+                    f"The stack is up ({broker}). Every queue answered a probe task.",
+                    f"  web          {web}/healthz   (JSON API under {web}/api/, token: API_TOKEN in {env_file})",
+                    f"  admin        {web}/admin/     (user admin, password: ADMIN_PASSWORD in {env_file})",
+                    f"  flower       {flower}/        (FLOWER_BASIC_AUTH in {env_file})",
+                    f"  logs         {log_dir}/",
+                    f"  e-mail       {data_dir / 'outbox'}/",
+                    f"  supervisor   {VENV / 'bin' / 'supervisorctl'} -c {conf} status",
+                    "",
+                    status.rstrip(),
+                    "",
+                    "Ctrl-C stops everything (workers finish their running tasks first).",
+                    "run: ready",
+                ]
+            ),
             flush=True,
         )
         if "REDIS_URL" not in values:
-            print("note: Flower shows no workers on a database broker (no event bus); use /healthz or "
-                  "manage.py probe_queues.", flush=True)
+            print(
+                "note: Flower shows no workers on a database broker (no event bus); use /healthz or "
+                "manage.py probe_queues.",
+                flush=True,
+            )
         while supervisord.poll() is None and not stopping:
             time.sleep(0.5)
     except Exception as exc:  # noqa: BLE001 - report, stop what was started, exit non-zero

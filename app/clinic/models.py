@@ -122,6 +122,9 @@ class WorkerHeartbeat(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["queue", "hostname", "source"], name="one_heartbeat_row")]
 
+    def __str__(self):
+        return f"{self.queue} answered by {self.hostname} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
 
 class TaskRecord(models.Model):
     """Every task id the API handed out, so an unknown id can be refused."""
@@ -129,6 +132,9 @@ class TaskRecord(models.Model):
     task_id = models.CharField(max_length=255, unique=True)
     name = models.CharField(max_length=255)
     created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.name}[{self.task_id}]"
 
 
 class ProgressRun(models.Model):
@@ -138,3 +144,6 @@ class ProgressRun(models.Model):
     total = models.PositiveIntegerField()
     done = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.task_id}: {self.done}/{self.total}"

@@ -336,9 +336,7 @@ def _period_stats(start: date, end: date) -> dict:
     claims = Claim.objects.filter(submitted_at__gte=lo, submitted_at__lt=hi)
     by_status = dict(appointments.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
     claim_rows = claims.values("status").annotate(n=Count("pk"), total=Sum("amount"))
-    per_doctor = dict(
-        appointments.values_list("doctor__name").annotate(n=Count("pk")).values_list("doctor__name", "n")
-    )
+    per_doctor = dict(appointments.values_list("doctor__name").annotate(n=Count("pk")).values_list("doctor__name", "n"))
     return {
         "period": [start.isoformat(), end.isoformat()],
         "appointments": {"total": sum(by_status.values()), "by_status": by_status},

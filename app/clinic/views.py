@@ -101,9 +101,7 @@ def record(task_id: str, name: str) -> None:
 
 
 def accepted(task_id: str, name: str, **extra) -> JsonResponse:
-    return JsonResponse(
-        {"task_id": task_id, "task": name, "status_url": f"/api/tasks/{task_id}", **extra}, status=202
-    )
+    return JsonResponse({"task_id": task_id, "task": name, "status_url": f"/api/tasks/{task_id}", **extra}, status=202)
 
 
 # --- Doctors ----------------------------------------------------------------------------
@@ -258,7 +256,7 @@ def task_status(request, task_id):
 
 @api(["GET"])
 def task_progress(request, task_id):
-    result, record_ = known_result(task_id)
+    result, _ = known_result(task_id)
     state = result.state
     info = result.info if isinstance(result.info, dict) else {}
     if state == "SUCCESS":

@@ -29,4 +29,6 @@ def bulk_claims_in_batches(claim_ids: list[int], batch_size: int = 50):
 def doctor_statistics_for_day(day: str, task_id: str | None = None):
     """Chord: one statistics task per doctor, then one summary report from all of them."""
     header = [doctor_statistics.si(pk, day) for pk in Doctor.objects.order_by("pk").values_list("pk", flat=True)]
-    return chord(header)(summarize_doctor_statistics.s(day).set(task_id=task_id) if task_id else summarize_doctor_statistics.s(day))
+    return chord(header)(
+        summarize_doctor_statistics.s(day).set(task_id=task_id) if task_id else summarize_doctor_statistics.s(day)
+    )

@@ -47,8 +47,7 @@ def parse_env_file(path: str | os.PathLike) -> dict[str, str]:
             raise EnvFileError(f"{path}:{lineno}: expected KEY=value, got {raw!r}")
         if not KEY_RE.match(key):
             raise EnvFileError(
-                f"{path}:{lineno}: invalid variable name {key!r} "
-                "(use upper-case letters, digits and underscores)"
+                f"{path}:{lineno}: invalid variable name {key!r} (use upper-case letters, digits and underscores)"
             )
         if key in values:
             raise EnvFileError(f"{path}:{lineno}: {key} is set twice")

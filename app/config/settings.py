@@ -75,9 +75,7 @@ try:
     ]
 
     DATABASES = {
-        "default": brokers.parse_database_url(
-            get_str("DATABASE_URL", "sqlite:///" + str(DATA_DIR / "db.sqlite3"))
-        )
+        "default": brokers.parse_database_url(get_str("DATABASE_URL", "sqlite:///" + str(DATA_DIR / "db.sqlite3")))
     }
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -166,7 +164,9 @@ try:
     BROKER = brokers.choose_broker(get_str("CELERY_BROKER_URL"), REDIS_URL, DATABASES["default"])
     CELERY_BROKER_URL = BROKER.url
     # Results live next to the broker: Redis with Redis, else the Django database.
-    CELERY_RESULT_BACKEND = get_str("CELERY_RESULT_BACKEND", BROKER.url if BROKER.kind == brokers.REDIS else "django-db")
+    CELERY_RESULT_BACKEND = get_str(
+        "CELERY_RESULT_BACKEND", BROKER.url if BROKER.kind == brokers.REDIS else "django-db"
+    )
     CELERY_RESULT_EXTENDED = True  # keeps task name and worker in django-db results (admin, /api/tasks)
     CELERY_RESULT_EXPIRES = get_int("CELERY_RESULT_EXPIRES", 7 * 24 * 3600, minimum=60)
 
@@ -264,7 +264,10 @@ try:
         },
         "cache-warmup": {"task": "clinic.tasks.cache_warmup", "schedule": crontab(hour=2, minute=0)},
         "cleanup-expired-cache": {"task": "clinic.tasks.cleanup_expired_cache", "schedule": crontab(hour=3, minute=0)},
-        "generate-daily-reports": {"task": "clinic.tasks.generate_daily_reports", "schedule": crontab(hour=6, minute=0)},
+        "generate-daily-reports": {
+            "task": "clinic.tasks.generate_daily_reports",
+            "schedule": crontab(hour=6, minute=0),
+        },
     }
     DJANGO_CELERY_BEAT_TZ_AWARE = True
 except EnvError as exc:

@@ -49,14 +49,18 @@ _state: dict = {}
 
 
 def pytest_addoption(parser):
-    parser.addoption("--broker", choices=BROKERS, default=os.environ.get("TEST_BROKER", "sqlite"),
-                     help="broker the suite runs against (default: sqlite, or $TEST_BROKER)")
+    parser.addoption(
+        "--broker",
+        choices=BROKERS,
+        default=os.environ.get("TEST_BROKER", "sqlite"),
+        help="broker the suite runs against (default: sqlite, or $TEST_BROKER)",
+    )
 
 
 def pytest_configure(config):
     broker = config.getoption("--broker")
     base = Path(tempfile.mkdtemp(prefix=f"clinic-tests-{broker}-"))
-    os.chmod(base, 0o755)
+    os.chmod(base, 0o755)  # noqa: S103 - the postgres user must traverse it
     _state.update(broker=broker, base=base, servers=[])
     data_dir = base / "data"
     (data_dir / "outbox").mkdir(parents=True)
@@ -178,7 +182,7 @@ def workers(log_dir):
         for worker in started:
             worker.wait_for_log("ready.", timeout=90)
         wait_for_round_trips(QUEUE_NAMES)
-        yield {queue: worker for queue, worker in zip(QUEUE_NAMES, started)}
+        yield {queue: worker for queue, worker in zip(QUEUE_NAMES, started, strict=True)}
     finally:
         stop_all(started)
 

@@ -38,7 +38,9 @@ def test_default_schedule_syncs_into_the_database_idempotently():
 def test_beat_fires_a_database_schedule(monitoring_worker, beat, until):
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
     task = PeriodicTask.objects.create(
-        name="beat-test", interval=every_second, task="clinic.tasks.health_check",
+        name="beat-test",
+        interval=every_second,
+        task="clinic.tasks.health_check",
         kwargs=json.dumps({"source": "beat-test"}),
     )
     try:

@@ -23,11 +23,14 @@ def test_env_file_takes_values_literally_and_skips_comments(tmp_path):
     assert parse_env_file(path) == {"DJANGO_SECRET_KEY": "a=b#c 'd'", "EMPTY": ""}
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("NOEQUALS\n", "app.env:1: expected KEY=value"),
-    ("ok=1\n", "invalid variable name 'ok'"),
-    ("A=1\nA=2\n", "app.env:2: A is set twice"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("NOEQUALS\n", "app.env:1: expected KEY=value"),
+        ("ok=1\n", "invalid variable name 'ok'"),
+        ("A=1\nA=2\n", "app.env:2: A is set twice"),
+    ],
+)
 def test_malformed_env_file_is_refused_with_file_and_line(tmp_path, text, message):
     path = tmp_path / "app.env"
     path.write_text(text)
@@ -62,11 +65,14 @@ def test_pgmq_connection_string_quotes_secrets():
     assert "password='it\\'s'" in conn
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("mysql://u:p@h/db", "not supported"),
-    ("sqlite:///relative.db", "absolute path"),
-    ("postgresql://u:p@h:5432/", "needs a database name"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u:p@h/db", "not supported"),
+        ("sqlite:///relative.db", "absolute path"),
+        ("postgresql://u:p@h:5432/", "needs a database name"),
+    ],
+)
 def test_unusable_database_url_is_refused(url, message):
     with pytest.raises(ValueError, match=message):
         brokers.parse_database_url(url)
@@ -75,12 +81,20 @@ def test_unusable_database_url_is_refused(url, message):
 def run_manage(*args, **env):
     # A clean environment: this process holds the suite's env-file values.
     base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=APP_DIR, capture_output=True, text=True,
-                          env={**base, **env}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=APP_DIR,
+        capture_output=True,
+        text=True,
+        env={**base, **env},
+        timeout=120,
+    )
 
 
 PRODUCTION = {
-    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "API_TOKEN": secrets.token_urlsafe(32), "APP_DATA_DIR": "/tmp/clinic-check-deploy",
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    "API_TOKEN": secrets.token_urlsafe(32),
+    "APP_DATA_DIR": "/tmp/clinic-check-deploy",
     "DJANGO_ALLOWED_HOSTS": "clinic.example.org",
 }
 

@@ -13,8 +13,9 @@ from tests.support.procs import APP_DIR
 
 
 def probe_command(*args):
-    return subprocess.run([sys.executable, "manage.py", "probe_queues", *args], cwd=APP_DIR,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "manage.py", "probe_queues", *args], cwd=APP_DIR, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_healthz_is_ok_when_every_queue_has_a_worker(workers):

@@ -39,8 +39,9 @@ def make_people():
 
 def test_reminder_retries_three_times_then_fails_with_the_smtp_error():
     doctor, patient = make_people()
-    appointment = Appointment.objects.create(doctor=doctor, patient=patient,
-                                             scheduled_at=timezone.now() + timedelta(hours=3))
+    appointment = Appointment.objects.create(
+        doctor=doctor, patient=patient, scheduled_at=timezone.now() + timedelta(hours=3)
+    )
     started = time.monotonic()
     result = tasks.send_appointment_reminder.delay(appointment.pk)
     with pytest.raises(ConnectionRefusedError):
@@ -70,8 +71,9 @@ def test_report_retries_with_backoff_until_its_lab_file_arrives(data_dir, until)
 
 def test_report_gives_up_after_five_retries_and_is_marked_failed(data_dir):
     _, patient = make_people()
-    report = MedicalReport.objects.create(patient=patient, title="Never arrives",
-                                          source_path=str(data_dir / "missing-forever.json"))
+    report = MedicalReport.objects.create(
+        patient=patient, title="Never arrives", source_path=str(data_dir / "missing-forever.json")
+    )
     result = tasks.process_medical_report.delay(report.pk)
     with pytest.raises(tasks.ReportSourceNotReady):
         result.get(timeout=90)

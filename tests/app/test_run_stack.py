@@ -46,19 +46,41 @@ def stack(tmp_path_factory):
     elif settings.BROKER.kind == "pgmq":
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
     output = open(run_dir / "run.out", "w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "run.py"), "--dir", str(run_dir),
-                             "--web-port", str(web), "--flower-port", str(flower)],
-                            env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "run.py"),
+            "--dir",
+            str(run_dir),
+            "--web-port",
+            str(web),
+            "--flower-port",
+            str(flower),
+        ],
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 240
     while "run: ready" not in (run_dir / "run.out").read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail("make run did not come up:\n" + (run_dir / "run.out").read_text()[-4000:])
         time.sleep(0.5)
-    values = dict(line.split("=", 1) for line in (run_dir / "app.env").read_text().splitlines()
-                  if line and not line.startswith("#"))
-    yield {"proc": proc, "dir": run_dir, "web": f"http://127.0.0.1:{web}", "flower": f"http://127.0.0.1:{flower}",
-           "env": values, "output": run_dir / "run.out"}
+    values = dict(
+        line.split("=", 1)
+        for line in (run_dir / "app.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    yield {
+        "proc": proc,
+        "dir": run_dir,
+        "web": f"http://127.0.0.1:{web}",
+        "flower": f"http://127.0.0.1:{flower}",
+        "env": values,
+        "output": run_dir / "run.out",
+    }
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(300)
@@ -83,8 +105,9 @@ def test_a_task_sent_to_each_queue_completes_on_that_queues_worker(stack):
 
 def test_supervisor_runs_one_worker_per_queue_one_beat_flower_and_web(stack):
     conf = stack["dir"] / "supervisor" / "supervisord.conf"
-    status = subprocess.run([sys.prefix + "/bin/supervisorctl", "-c", str(conf), "status"],
-                            capture_output=True, text=True).stdout
+    status = subprocess.run(
+        [sys.prefix + "/bin/supervisorctl", "-c", str(conf), "status"], capture_output=True, text=True
+    ).stdout
     running = {line.split()[0] for line in status.splitlines() if "RUNNING" in line}
     assert running == {f"clinic-worker-{q}" for q in QUEUE_NAMES} | {"clinic-beat", "clinic-flower", "clinic-web"}
     assert oct(conf.parent.joinpath("supervisor.sock").stat().st_mode & 0o777) == "0o700"

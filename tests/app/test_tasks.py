@@ -67,13 +67,17 @@ def test_appointment_reminder_is_sent_once_and_marked(doctor, patient, outbox):
 
 def test_daily_reminders_queue_a_reminder_for_each_appointment_in_the_next_day(doctor, patient, outbox, until):
     now = timezone.now()
-    soon = [Appointment.objects.create(doctor=doctor, patient=patient, scheduled_at=now + timedelta(hours=h))
-            for h in (2, 20)]
+    soon = [
+        Appointment.objects.create(doctor=doctor, patient=patient, scheduled_at=now + timedelta(hours=h))
+        for h in (2, 20)
+    ]
     later = Appointment.objects.create(doctor=doctor, patient=patient, scheduled_at=now + timedelta(days=3))
     result = tasks.send_daily_reminders.delay().get(timeout=20)
     assert result["queued"] >= 2
-    until(lambda: Appointment.objects.filter(pk__in=[a.pk for a in soon], reminder_sent_at__isnull=False).count() == 2,
-          message="both reminders sent")
+    until(
+        lambda: Appointment.objects.filter(pk__in=[a.pk for a in soon], reminder_sent_at__isnull=False).count() == 2,
+        message="both reminders sent",
+    )
     later.refresh_from_db()
     assert later.reminder_sent_at is None
 
@@ -87,7 +91,9 @@ def test_notification_email_lands_in_the_outbox(outbox):
 
 def test_medical_report_moves_from_processing_to_completed_with_flags(patient, doctor):
     report = MedicalReport.objects.create(
-        patient=patient, doctor=doctor, title="Blood panel",
+        patient=patient,
+        doctor=doctor,
+        title="Blood panel",
         content=json.dumps({"glucose": 11.2, "systolic": 120, "ferritin": 80}),
     )
     result = tasks.process_medical_report.delay(report.pk).get(timeout=20)
@@ -131,7 +137,9 @@ def test_long_running_task_reports_progress_through_the_api(api, until):
 
 def test_expired_appointments_are_marked_expired(doctor, patient):
     past = Appointment.objects.create(doctor=doctor, patient=patient, scheduled_at=timezone.now() - timedelta(hours=3))
-    future = Appointment.objects.create(doctor=doctor, patient=patient, scheduled_at=timezone.now() + timedelta(hours=3))
+    future = Appointment.objects.create(
+        doctor=doctor, patient=patient, scheduled_at=timezone.now() + timedelta(hours=3)
+    )
     assert tasks.check_expired_appointments.delay().get(timeout=20)["expired"] >= 1
     past.refresh_from_db()
     future.refresh_from_db()
@@ -141,8 +149,9 @@ def test_expired_appointments_are_marked_expired(doctor, patient):
 
 def test_cleanup_removes_only_closed_records_past_retention(doctor, patient):
     ancient = timezone.now() - timedelta(days=400)
-    old_done = Appointment.objects.create(doctor=doctor, patient=patient, scheduled_at=ancient,
-                                          status=Appointment.Status.COMPLETED)
+    old_done = Appointment.objects.create(
+        doctor=doctor, patient=patient, scheduled_at=ancient, status=Appointment.Status.COMPLETED
+    )
     old_open = Appointment.objects.create(doctor=doctor, patient=patient, scheduled_at=ancient)
     result = tasks.cleanup_old_records.delay().get(timeout=20)
     assert result["appointments"] >= 1
@@ -234,8 +243,9 @@ def test_api_ping_runs_on_each_queues_own_worker(api):
 
 
 def test_chain_processes_a_report_then_notifies_its_doctor(api, doctor, patient, outbox):
-    report = MedicalReport.objects.create(patient=patient, doctor=doctor, title="Lipids",
-                                          content=json.dumps({"cholesterol": 6.1}))
+    report = MedicalReport.objects.create(
+        patient=patient, doctor=doctor, title="Lipids", content=json.dumps({"cholesterol": 6.1})
+    )
     response = api.post(f"/api/medical-reports/{report.pk}/process")
     assert response.status_code == 202
     body = api.wait_state(response.json()["task_id"])

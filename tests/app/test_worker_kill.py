@@ -17,8 +17,7 @@ def test_task_of_a_killed_worker_is_not_lost(api, broker, log_dir, until):
     first.wait_for_log("ready.", timeout=90)
     response = api.post("/api/tasks/long-running", {"total": 8, "step_seconds": 0.5})
     task_id = response.json()["task_id"]
-    until(lambda: api.get(f"/api/tasks/{task_id}/progress").json()["current"] >= 2, timeout=30,
-          message="task running")
+    until(lambda: api.get(f"/api/tasks/{task_id}/progress").json()["current"] >= 2, timeout=30, message="task running")
     first.kill()
     killed_at = time.monotonic()
 

@@ -21,8 +21,12 @@ class CeleryProcess:
         self._logfile = open(log, "ab")
         # Own session: the test can SIGKILL the whole worker (main + pool) like the OOM killer would.
         self.proc = subprocess.Popen(
-            self.args, cwd=APP_DIR, env={**os.environ, **(env or {})},
-            stdout=self._logfile, stderr=subprocess.STDOUT, start_new_session=True,
+            self.args,
+            cwd=APP_DIR,
+            env={**os.environ, **(env or {})},
+            stdout=self._logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     @property
@@ -62,20 +66,27 @@ class CeleryProcess:
         self.proc.wait(10)
 
 
-def start_worker(queues: list[str], log_dir: Path, concurrency: int = 2, env: dict | None = None,
-                 name: str | None = None) -> CeleryProcess:
+def start_worker(
+    queues: list[str], log_dir: Path, concurrency: int = 2, env: dict | None = None, name: str | None = None
+) -> CeleryProcess:
     name = name or f"{'-'.join(queues)}-{uuid.uuid4().hex[:6]}"
     worker = CeleryProcess(
         ["worker", "-Q", ",".join(queues), "--hostname", f"{name}@%h", "-c", str(concurrency), "-l", "info"],
-        log_dir / f"worker-{name}.log", env=env, name=f"worker {name}",
+        log_dir / f"worker-{name}.log",
+        env=env,
+        name=f"worker {name}",
     )
     worker.hostname_prefix = name
     return worker
 
 
 def start_beat(log_dir: Path, env: dict | None = None) -> CeleryProcess:
-    return CeleryProcess(["beat", "-l", "info", "--pidfile=", "--max-interval", "1"],
-                         log_dir / f"beat-{uuid.uuid4().hex[:6]}.log", env=env, name="beat")
+    return CeleryProcess(
+        ["beat", "-l", "info", "--pidfile=", "--max-interval", "1"],
+        log_dir / f"beat-{uuid.uuid4().hex[:6]}.log",
+        env=env,
+        name="beat",
+    )
 
 
 def stop_all(processes: list[CeleryProcess], timeout: float = 30) -> None:

@@ -74,14 +74,11 @@ class RedisServer:
     def start(self) -> RedisServer:
         acl = self.dir / "users.acl"
         # Same shape as the redis role: no anonymous access, no admin commands.
-        acl.write_text(
-            "user default off\n"
-            f"user {self.user} on >{self.password} ~* &* +@all -@dangerous -@admin\n"
-        )
+        acl.write_text(f"user default off\nuser {self.user} on >{self.password} ~* &* +@all -@dangerous -@admin\n")
         conf = self.dir / "redis.conf"
         conf.write_text(
             f"port {self.port}\nbind 127.0.0.1\nprotected-mode yes\ndir {self.dir}\n"
-            f"aclfile {acl}\nsave \"\"\nappendonly no\nmaxmemory-policy noeviction\n"
+            f'aclfile {acl}\nsave ""\nappendonly no\nmaxmemory-policy noeviction\n'
             f"logfile {self.dir / 'redis.log'}\ndaemonize no\n"
         )
         self.proc = subprocess.Popen([self.binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -104,8 +101,13 @@ def postgres_bindir() -> Path:
 class PostgresServer:
     """A throw-away cluster; as root it runs as Debian's postgres user (initdb refuses root)."""
 
-    def __init__(self, base: Path | None = None, database: str = "clinic", user: str = "clinic",
-                 password: str = "test-pg-password"):
+    def __init__(
+        self,
+        base: Path | None = None,
+        database: str = "clinic",
+        user: str = "clinic",
+        password: str = "test-pg-password",
+    ):
         self.bindir = postgres_bindir()
         self.root = Path(tempfile.mkdtemp(prefix="pg-", dir=base))
         self.data = self.root / "data"
@@ -117,7 +119,9 @@ class PostgresServer:
             try:
                 pwd.getpwnam("postgres")
             except KeyError:
-                raise ServerError("running as root needs the 'postgres' system user (Debian's postgresql package)")
+                raise ServerError(
+                    "running as root needs the 'postgres' system user (Debian's postgresql package)"
+                ) from None
             self.run_as = "postgres"
 
     @property
@@ -129,19 +133,31 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         if self.run_as:
-            os.chmod(self.root, 0o755)
+            os.chmod(self.root, 0o755)  # noqa: S103 - postgres must reach its data dir
             # Every parent must be traversable by the postgres user.
             parent = self.root.parent
             while parent != parent.parent:
                 mode = parent.stat().st_mode
                 if not mode & 0o001:
-                    os.chmod(parent, mode | 0o711)
+                    os.chmod(parent, mode | 0o711)  # noqa: S103 - traverse only, no listing
                 parent = parent.parent
             shutil.chown(self.root, "postgres", "postgres")
         subprocess.run(
-            self._cmd(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                      "-E", "UTF8", "--locale=C", "-N"),
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            self._cmd(
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "-N",
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         log = self.root / "postgres.log"
         if self.run_as:
@@ -149,12 +165,31 @@ class PostgresServer:
             shutil.chown(log, "postgres", "postgres")
         # fsync off: a test cluster that dies is thrown away, never recovered.
         self.proc = subprocess.Popen(
-            self._cmd(str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                      "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
-                      "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                      "-c", "max_connections=200", "-c", f"log_directory={self.root}",
-                      "-c", "logging_collector=off"),
-            stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+            self._cmd(
+                str(self.bindir / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.root}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+                "-c",
+                f"log_directory={self.root}",
+                "-c",
+                "logging_collector=off",
+            ),
+            stdout=open(log, "ab"),
+            stderr=subprocess.STDOUT,
         )
         wait_for_port(self.port, 30, self.proc, log)
         self._wait_ready()
@@ -175,9 +210,23 @@ class PostgresServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         done = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-             "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-            capture_output=True, text=True,
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qAtc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
         )
         if done.returncode:
             raise ServerError(f"psql failed: {done.stderr}")

@@ -10,8 +10,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--email", default="admin@localhost")
-        parser.add_argument("--password-env", default="ADMIN_PASSWORD",
-                            help="variable holding the password (never on the command line)")
+        parser.add_argument(
+            "--password-env", default="ADMIN_PASSWORD", help="variable holding the password (never on the command line)"
+        )
 
     def handle(self, *args, **options):
         password = os.environ.get(options["password_env"], "")

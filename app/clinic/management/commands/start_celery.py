@@ -38,14 +38,11 @@ class Command(BaseCommand):
         celery = [sys.executable, "-m", "celery", "-A", "config"]
         commands = []
         if not options["beat_only"]:
-            commands.append(
-                celery
-                + ["worker", "-Q", ",".join(queues), "-c", str(options["concurrency"]), "-l", options["loglevel"]]
-                + ["--hostname", "dev@%h"]
-            )
+            worker = ["worker", "-Q", ",".join(queues), "-c", str(options["concurrency"]), "-l", options["loglevel"]]
+            commands.append([*celery, *worker, "--hostname", "dev@%h"])
         if not options["worker_only"]:
             # No pidfile: a stale one is the classic reason beat refuses to start.
-            commands.append(celery + ["beat", "-l", options["loglevel"], "--pidfile="])
+            commands.append([*celery, "beat", "-l", options["loglevel"], "--pidfile="])
 
         children = [subprocess.Popen(command) for command in commands]
 
