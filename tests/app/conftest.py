@@ -64,6 +64,7 @@ def pytest_configure(config):
     _state.update(broker=broker, base=base, servers=[])
     data_dir = base / "data"
     (data_dir / "outbox").mkdir(parents=True)
+    (data_dir / "static").mkdir()
     values = {
         **TEST_SETTINGS,
         "APP_DATA_DIR": str(data_dir),
