@@ -456,11 +456,14 @@ def health_check(self, source: str = "probe") -> dict:
 
 
 @shared_task
-def noop() -> None:
-    """The benchmark's task: measures the machinery, not the work."""
+def noop(sent_at: float | None = None) -> float:
+    """The benchmark's task: measures the machinery, not the work. Returns when it started."""
+    return time.time()
 
 
 @shared_task
-def touch_record(task_name: str) -> int:
-    """The benchmark's small database task: one insert."""
-    return TaskRecord.objects.create(task_id=f"bench-{time.monotonic_ns()}", name=task_name).pk
+def touch_record(sent_at: float | None = None) -> float:
+    """The benchmark's small database task: one insert. Returns when it started."""
+    started = time.time()
+    TaskRecord.objects.create(task_id=f"bench-{time.time_ns()}", name="clinic.tasks.touch_record")
+    return started

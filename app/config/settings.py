@@ -165,7 +165,9 @@ try:
     CELERY_BROKER_URL = BROKER.url
     # Results live next to the broker: Redis with Redis, else the Django database.
     CELERY_RESULT_BACKEND = get_str(
-        "CELERY_RESULT_BACKEND", BROKER.url if BROKER.kind == brokers.REDIS else "django-db"
+        "CELERY_RESULT_BACKEND",
+        # "<class>+redis://..." selects the backend class (see config/results.py).
+        "config.results:SubscribeOnWaitRedisBackend+" + BROKER.url if BROKER.kind == brokers.REDIS else "django-db",
     )
     CELERY_RESULT_EXTENDED = True  # keeps task name and worker in django-db results (admin, /api/tasks)
     CELERY_RESULT_EXPIRES = get_int("CELERY_RESULT_EXPIRES", 7 * 24 * 3600, minimum=60)
@@ -198,8 +200,10 @@ try:
     CELERY_TASK_QUEUES = routing.TASK_QUEUES
     CELERY_TASK_ROUTES = routing.TASK_ROUTES
     CELERY_TASK_CREATE_MISSING_QUEUES = False  # a typo in a queue name fails loudly
-    CELERY_WORKER_SEND_TASK_EVENTS = BROKER.has_fanout  # Flower; db brokers have no event bus
-    CELERY_TASK_SEND_SENT_EVENT = BROKER.has_fanout
+    # Events cost three messages per task. Flower switches them on in the workers
+    # (enable_events remote control) while it runs, so nobody pays when nobody watches.
+    CELERY_WORKER_SEND_TASK_EVENTS = get_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
+    CELERY_TASK_SEND_SENT_EVENT = get_bool("CELERY_TASK_SEND_SENT_EVENT", False)
     # SQLAlchemy has no fanout, and pgmq cannot hold the reply queue names that
     # remote control needs (47-character limit): the probe task replaces inspect ping.
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = BROKER.kind in {brokers.REDIS, brokers.OTHER}

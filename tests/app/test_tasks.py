@@ -283,3 +283,17 @@ def test_generate_report_endpoint_returns_a_task_id_that_completes(api):
     assert TaskRecord.objects.filter(task_id=task_id).exists()
     body = api.wait_state(task_id)
     assert body["state"] == "SUCCESS" and body["result"]["kind"] == "weekly"
+
+
+def test_sending_tasks_does_not_subscribe_the_sender_to_their_results(broker):
+    """The web process sends tasks and polls their state; it must not collect a pub/sub
+    subscription per task sent (Celery's Redis backend default), which grows without bound."""
+    from config.celery import app
+
+    backend = app.backend
+    results = [tasks.health_check.apply_async(kwargs={"source": "subscribe-test"}) for _ in range(50)]
+    if broker == "redis":
+        assert not any(r.id in str(backend.result_consumer.subscribed_to) for r in results)
+    # Waiting still works: get() subscribes on demand and reads the stored result.
+    assert results[-1].get(timeout=20)["queue"] == "monitoring"
+    assert all(r.get(timeout=20)["queue"] == "monitoring" for r in results)

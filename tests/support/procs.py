@@ -14,10 +14,10 @@ APP_DIR = Path(__file__).resolve().parents[2] / "app"
 
 
 class CeleryProcess:
-    def __init__(self, args: list[str], log: Path, env: dict | None = None, name: str = "celery"):
+    def __init__(self, args: list[str], log: Path, env: dict | None = None, name: str = "celery", app: str = "config"):
         self.name = name
         self.log = log
-        self.args = [sys.executable, "-m", "celery", "-A", "config", *args]
+        self.args = [sys.executable, "-m", "celery", "-A", app, *args]
         self._logfile = open(log, "ab")
         # Own session: the test can SIGKILL the whole worker (main + pool) like the OOM killer would.
         self.proc = subprocess.Popen(

@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""make bench: Celery throughput and latency per broker, the app against a bare worker.
+
+For each broker (Redis, the SQLite database broker, the PostgreSQL pgmq broker),
+in a fresh server started here:
+
+* drain rate: N tasks are queued with no worker running, then one worker
+  (prefork, concurrency 2) starts; the rate is measured from the broker's own
+  queue length, from the first task taken to the queue being empty;
+* publish rate: how fast one producer queued those N tasks;
+* latency: enqueue-to-start of tasks sent one at a time to an idle worker (p50, p95).
+
+Measured for the app (its real settings: acks_late, prefetch 1, results, time
+limits...) with a no-op task and a one-INSERT task, and for a bare Celery app
+with Celery's defaults on the same broker, in the same run, so every app figure
+is also a ratio. Writes docs/bench.json and docs/bench.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "app"))
+
+BROKERS = ("redis", "sqlite", "postgres")
+TASKS = {"redis": int(os.environ.get("BENCH_N", 1500)), "sqlite": 500, "postgres": 1000}
+ROUNDS = 3
+LATENCY_SAMPLES = 150
+TARGETS = {
+    "app_redis_drain_vs_bare": 0.9,
+    "app_postgres_drain_vs_app_redis": 0.25,
+    "app_redis_p50_latency_ms_max": 10.0,
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# --- One broker, in its own process -------------------------------------------------------
+
+
+def measure_one(broker: str, out: Path) -> None:
+    from tests.support.procs import stop_all
+
+    base = Path(tempfile.mkdtemp(prefix=f"bench-{broker}-"))
+    started: list = []
+    servers: list = []
+    try:
+        _measure(broker, out, base, started, servers)
+    finally:
+        # Whatever happened, stop what this run started (by its own handles, nothing else).
+        stop_all([p for p in started if p.proc.poll() is None])
+        for server in servers:
+            server.stop()
+
+
+def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -> None:
+    from tests.support.procs import CeleryProcess, start_worker, stop_all
+    from tests.support.servers import PostgresServer, RedisServer
+
+    os.chmod(base, 0o755)  # noqa: S103 - the postgres user must traverse it
+    values = {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "APP_DATA_DIR": str(base / "data"),
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "EMAIL_BACKEND": "file",
+        "LOG_LEVEL": "WARNING",
+    }
+    (base / "data").mkdir()
+    bare_env = {}
+    if broker == "redis":
+        redis = RedisServer(base).start()
+        servers.append(redis)
+        values["REDIS_URL"] = redis.url
+        bare_env = {"BENCH_BROKER_URL": redis.url, "BENCH_BACKEND_URL": redis.url}
+    elif broker == "postgres":
+        pg = PostgresServer(base).start()
+        servers.append(pg)
+        values["DATABASE_URL"] = pg.url
+        pgmq_url = f"pgmq://{pg.user}:{pg.password}@127.0.0.1:{pg.port}/{pg.database}"
+        bare_env = {
+            "BENCH_BROKER_URL": pgmq_url,
+            "BENCH_BACKEND_URL": f"db+postgresql+psycopg://{pg.user}:{pg.password}@127.0.0.1:{pg.port}/{pg.database}",
+            # The schema is installed by the app's migrate; the server has no pgmq extension.
+            "BENCH_TRANSPORT_OPTIONS": json.dumps({"init_extension": False}),
+        }
+    else:
+        db = base / "data" / "db.sqlite3"
+        bare_env = {"BENCH_BROKER_URL": f"sqla+sqlite:///{db}", "BENCH_BACKEND_URL": f"db+sqlite:///{base}/bare.db"}
+    env_file = base / "app.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    os.environ["APP_ENV_FILE"] = str(env_file)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from celery import current_app
+
+    from clinic import tasks
+
+    results: dict = {"broker": broker, "kind": settings.BROKER.kind, "tasks_per_round": TASKS[broker], "rounds": ROUNDS}
+    logs = base / "logs"
+    logs.mkdir()
+
+    def queue_size(app, queue: str) -> int:
+        # The transport's own count: Redis drops an empty list, so a passive declare would 404.
+        with app.connection_for_write() as conn:
+            return conn.default_channel._size(queue)
+
+    def drain(app, send, queue: str, start) -> dict:
+        n = TASKS[broker]
+        t0 = time.perf_counter()
+        for _ in range(n):
+            send()
+        publish = n / (time.perf_counter() - t0)
+        worker = start()
+        started.append(worker)
+        first = last = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            size = queue_size(app, queue)
+            now = time.perf_counter()
+            if first is None and size < n:
+                first = now
+            if size == 0:
+                last = now
+                break
+            time.sleep(0.005)
+        stop_all([worker])
+        if last is None:
+            raise RuntimeError(f"{broker}: queue {queue} not drained within 600 s")
+        return {"publish_per_s": round(publish, 1), "drain_per_s": round(n / max(last - first, 1e-6), 1)}
+
+    def latency(send_and_get, samples: int) -> list[float]:
+        values = []
+        for _ in range(samples):
+            values.append(send_and_get() * 1000)
+            time.sleep(0.01)
+        return values
+
+    def track(process):
+        started.append(process)
+        return process
+
+    # Same worker flags for both sides; INFO logging as the Supervisor programs run it.
+    worker_args = ["-c", "2", "-l", "info"]
+
+    def app_worker():
+        return track(start_worker(["default"], logs, concurrency=2, name=f"bench-{secrets.token_hex(3)}"))
+
+    os.environ.update(bare_env)
+    from celery import Celery
+
+    # Not the current app: the app's shared tasks must keep going through the app.
+    bare = Celery(
+        "bare", broker=bare_env["BENCH_BROKER_URL"], backend=bare_env.get("BENCH_BACKEND_URL"), set_as_current=False
+    )
+    bare.conf.broker_transport_options = json.loads(bare_env.get("BENCH_TRANSPORT_OPTIONS", "{}"))
+    bare_noop = bare.signature("bare.noop", queue="bare")
+    env = {**bare_env, "PYTHONPATH": str(ROOT / "scripts")}
+
+    def bare_worker():
+        return track(
+            CeleryProcess(
+                ["worker", "-Q", "bare", *worker_args],
+                logs / f"bare-{secrets.token_hex(3)}.log",
+                env=env,
+                name="bare worker",
+                app="bench_bare",
+            )
+        )
+
+    def app_round_trip():
+        sent = time.time()
+        return tasks.noop.apply_async((sent,)).get(timeout=60, interval=0.002) - sent
+
+    def bare_round_trip():
+        sent = time.time()
+        return bare_noop.apply_async((sent,)).get(timeout=60, interval=0.002) - sent
+
+    current_app.control.purge()
+    samples: dict[str, dict[str, list]] = {
+        key: {"drain_per_s": [], "publish_per_s": [], "latency_ms": []}
+        for key in ("app_noop", "app_insert", "bare_noop")
+    }
+    per_round = max(1, LATENCY_SAMPLES // ROUNDS)
+    # Interleaved rounds: drift on a shared machine hits the app and the bare worker alike.
+    for _ in range(ROUNDS):
+        for key, app, send, queue, start in (
+            ("app_noop", current_app, lambda: tasks.noop.apply_async(), "default", app_worker),
+            ("bare_noop", bare, lambda: bare_noop.apply_async(), "bare", bare_worker),
+            ("app_insert", current_app, lambda: tasks.touch_record.apply_async(), "default", app_worker),
+        ):
+            figures = drain(app, send, queue, start)
+            samples[key]["drain_per_s"].append(figures["drain_per_s"])
+            samples[key]["publish_per_s"].append(figures["publish_per_s"])
+        for key, start, round_trip in (
+            ("app_noop", app_worker, app_round_trip),
+            ("bare_noop", bare_worker, bare_round_trip),
+        ):
+            worker = start()
+            round_trip()  # the first task also proves the worker is up
+            samples[key]["latency_ms"].extend(latency(round_trip, per_round))
+            stop_all([worker])
+
+    for key, figures in samples.items():
+        entry = {
+            "drain_per_s": round(statistics.median(figures["drain_per_s"]), 1),
+            "publish_per_s": round(statistics.median(figures["publish_per_s"]), 1),
+            "samples": {"drain_per_s": figures["drain_per_s"]},
+        }
+        if figures["latency_ms"]:
+            entry["p50_ms"] = round(statistics.median(figures["latency_ms"]), 2)
+            entry["p95_ms"] = round(percentile(figures["latency_ms"], 0.95), 2)
+        results[key] = entry
+    out.write_text(json.dumps(results, indent=2))
+
+
+# --- All brokers, report and plot --------------------------------------------------------------
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 3) if b else 0.0
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    brokers = [r["broker"] for r in report["results"]]
+    series = [("app no-op", "app_noop"), ("app insert", "app_insert"), ("bare no-op", "bare_noop")]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    width = 0.26
+    for i, (label, key) in enumerate(series):
+        xs = [b + (i - 1) * width for b in range(len(brokers))]
+        left.bar(xs, [r[key]["drain_per_s"] for r in report["results"]], width, label=label)
+    left.set_xticks(range(len(brokers)), brokers)
+    left.set_ylabel("tasks/s (one worker, prefork c=2)")
+    left.set_title("Drain rate")
+    left.legend()
+    for i, (label, key) in enumerate([("app p50", "app_noop"), ("bare p50", "bare_noop")]):
+        xs = [b + (i - 0.5) * width for b in range(len(brokers))]
+        right.bar(xs, [r[key]["p50_ms"] for r in report["results"]], width, label=label)
+    right.set_xticks(range(len(brokers)), brokers)
+    right.set_ylabel("ms")
+    right.set_yscale("log")
+    right.set_title("Enqueue-to-start latency (p50)")
+    right.legend()
+    fig.suptitle(f"make bench, {report['machine']['date']} ({report['machine']['cpus']} CPUs)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--brokers", default=",".join(BROKERS))
+    parser.add_argument("--one", choices=BROKERS, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = parser.parse_args()
+    if args.one:
+        measure_one(args.one, args.out)
+        return 0
+
+    brokers = [b for b in args.brokers.split(",") if b]
+    unknown = sorted(set(brokers) - set(BROKERS))
+    if unknown:
+        parser.error(f"unknown brokers {unknown}; choose from {', '.join(BROKERS)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for broker in brokers:
+        print(f"bench: {broker} ...", flush=True)
+        with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
+            subprocess.run([sys.executable, __file__, "--one", broker, "--out", tmp.name], check=True)
+            results.append(json.loads(Path(tmp.name).read_text()))
+    for r in results:
+        r["app_noop_drain_vs_bare"] = ratio(r["app_noop"]["drain_per_s"], r["bare_noop"]["drain_per_s"])
+        r["app_insert_drain_vs_bare"] = ratio(r["app_insert"]["drain_per_s"], r["bare_noop"]["drain_per_s"])
+        r["app_p50_vs_bare"] = ratio(r["app_noop"]["p50_ms"], r["bare_noop"]["p50_ms"])
+    by = {r["broker"]: r for r in results}
+    checks = {}
+    if "redis" in by:
+        checks["app_redis_drain_vs_bare"] = {
+            "value": by["redis"]["app_noop_drain_vs_bare"],
+            "target": f">= {TARGETS['app_redis_drain_vs_bare']}",
+            "met": by["redis"]["app_noop_drain_vs_bare"] >= TARGETS["app_redis_drain_vs_bare"],
+        }
+        checks["app_redis_p50_latency_ms"] = {
+            "value": by["redis"]["app_noop"]["p50_ms"],
+            "target": f"<= {TARGETS['app_redis_p50_latency_ms_max']}",
+            "met": by["redis"]["app_noop"]["p50_ms"] <= TARGETS["app_redis_p50_latency_ms_max"],
+        }
+    if "redis" in by and "postgres" in by:
+        value = ratio(by["postgres"]["app_noop"]["drain_per_s"], by["redis"]["app_noop"]["drain_per_s"])
+        checks["app_postgres_drain_vs_app_redis"] = {
+            "value": value,
+            "target": f">= {TARGETS['app_postgres_drain_vs_app_redis']}",
+            "met": value >= TARGETS["app_postgres_drain_vs_app_redis"],
+        }
+    report = {
+        "machine": {
+            "date": time.strftime("%Y-%m-%d"),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "method": __doc__.strip().splitlines()[0],
+        "results": results,
+        "targets": checks,
+    }
+    # Deploy timings (converge, idempotent re-run) are recorded by the Molecule runs.
+    deploy = args.out / "deploy-times.json"
+    if deploy.exists():
+        report["deploy"] = json.loads(deploy.read_text())
+    (args.out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot(report, args.out / "bench.png")
+    print(
+        f"\n{'broker':<10}{'app noop/s':>12}{'app insert/s':>14}{'bare noop/s':>13}{'ratio':>8}"
+        f"{'app p50/p95 ms':>18}{'bare p50/p95 ms':>18}"
+    )
+    for r in results:
+        print(
+            f"{r['broker']:<10}{r['app_noop']['drain_per_s']:>12}{r['app_insert']['drain_per_s']:>14}"
+            f"{r['bare_noop']['drain_per_s']:>13}{r['app_noop_drain_vs_bare']:>8}"
+            f"{r['app_noop']['p50_ms']:>9}/{r['app_noop']['p95_ms']:<8}{r['bare_noop']['p50_ms']:>9}/"
+            f"{r['bare_noop']['p95_ms']:<8}"
+        )
+    for name, check in checks.items():
+        print(f"target {name}: {check['value']} (want {check['target']}) {'met' if check['met'] else 'NOT MET'}")
+    print(f"\nwrote {args.out / 'bench.json'} and {args.out / 'bench.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
