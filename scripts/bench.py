@@ -122,11 +122,6 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -
     logs = base / "logs"
     logs.mkdir()
 
-    def queue_size(app, queue: str) -> int:
-        # The transport's own count: Redis drops an empty list, so a passive declare would 404.
-        with app.connection_for_write() as conn:
-            return conn.default_channel._size(queue)
-
     def drain(app, send, queue: str, start) -> dict:
         n = TASKS[broker]
         t0 = time.perf_counter()
@@ -137,15 +132,19 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -
         started.append(worker)
         first = last = None
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            size = queue_size(app, queue)
-            now = time.perf_counter()
-            if first is None and size < n:
-                first = now
-            if size == 0:
-                last = now
-                break
-            time.sleep(0.005)
+        # One connection for the whole watch; the transport's own count (Redis drops an
+        # empty list, so a passive declare would 404).
+        with app.connection_for_write() as conn:
+            channel = conn.default_channel
+            while time.monotonic() < deadline:
+                size = channel._size(queue)
+                now = time.perf_counter()
+                if first is None and size < n:
+                    first = now
+                if size == 0:
+                    last = now
+                    break
+                time.sleep(0.005)
         stop_all([worker])
         if last is None:
             raise RuntimeError(f"{broker}: queue {queue} not drained within 600 s")

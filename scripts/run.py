@@ -176,7 +176,7 @@ def main() -> int:
             name=queue,
             concurrency=args.concurrency,
             pool="prefork",
-            prefetch_multiplier=1,
+            prefetch_multiplier=1 if queue == "reports" else 4,  # long tasks: one at a time
             max_tasks_per_child=1000,
             soft_time_limit=300,
             time_limit=360,

@@ -189,8 +189,10 @@ try:
     # rather than lost; tasks that must not repeat opt out per task.
     CELERY_TASK_ACKS_LATE = True
     CELERY_TASK_REJECT_ON_WORKER_LOST = True
-    # Prefetch 1: with acks_late a long report must not hold queued tasks hostage.
-    CELERY_WORKER_PREFETCH_MULTIPLIER = get_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1, minimum=1)
+    # Celery's default suits short tasks. Queues of long tasks (reports) run their
+    # worker with --prefetch-multiplier 1 so one long task cannot hold others hostage.
+    # A multiplier of 1 with concurrency 2 capped a polling broker at 2 tasks per poll.
+    CELERY_WORKER_PREFETCH_MULTIPLIER = get_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 4, minimum=1)
     CELERY_WORKER_MAX_TASKS_PER_CHILD = get_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 1000, minimum=1)  # leaks
     CELERY_WORKER_MAX_MEMORY_PER_CHILD = get_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 512000, minimum=1)  # KiB
     CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before Redis waits, not exits
@@ -217,7 +219,12 @@ try:
             f"CELERY_VISIBILITY_TIMEOUT={CELERY_VISIBILITY_TIMEOUT} must exceed the hard time limit and every "
             f"retry delay (longest is {_longest_wait} s), or tasks run twice"
         )
-    CELERY_BROKER_POLLING_INTERVAL = get_float("CELERY_BROKER_POLLING_INTERVAL", 0.1, minimum=0.01)
+    # Seconds a database-broker worker sleeps after an empty or full poll. pgmq waits
+    # for new messages in the server (read_with_poll), so its client sleep can be short;
+    # every SQLite poll takes the database's write lock, so it polls less often.
+    CELERY_BROKER_POLLING_INTERVAL = get_float(
+        "CELERY_BROKER_POLLING_INTERVAL", 0.02 if BROKER.kind == brokers.PGMQ else 0.1, minimum=0.005
+    )
 
     if BROKER.kind == brokers.REDIS:
         _redis_options = {
@@ -233,7 +240,7 @@ try:
         CELERY_BROKER_TRANSPORT_OPTIONS = {
             "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
             "init_extension": False,  # installed by the clinic migration, no server extension
-            "poll_interval_ms": max(10, int(CELERY_BROKER_POLLING_INTERVAL * 1000)),
+            "poll_interval_ms": max(5, int(CELERY_BROKER_POLLING_INTERVAL * 1000)),
             "wait_time_seconds": 1,
             "polling_interval": CELERY_BROKER_POLLING_INTERVAL,
             "pool_size": get_int("CELERY_PGMQ_POOL_SIZE", 4, minimum=1),

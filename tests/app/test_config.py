@@ -118,3 +118,15 @@ def test_visibility_timeout_shorter_than_the_time_limit_is_refused():
 def test_missing_env_file_is_refused_by_name():
     done = run_manage("check", APP_ENV_FILE="/nonexistent/app.env")
     assert done.returncode != 0 and "APP_ENV_FILE=/nonexistent/app.env does not exist" in done.stderr
+
+
+def test_env_example_parses_and_documents_every_variable_the_settings_read():
+    """app/env.example is the documented list: it must parse, and name every variable."""
+    import re
+
+    example = APP_DIR / "env.example"
+    parse_env_file(example)  # the uncommented lines are valid
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example.read_text(), re.MULTILINE))
+    settings_src = (APP_DIR / "config" / "settings.py").read_text()
+    read = set(re.findall(r'get_(?:str|bool|int|float|list)\(\s*"([A-Z0-9_]+)"', settings_src))
+    assert read - documented == set(), f"undocumented variables: {sorted(read - documented)}"
