@@ -272,6 +272,39 @@ def plot(report: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def markdown(report: dict) -> str:
+    lines = [
+        f"Last run {report['machine']['date']}, {report['machine']['cpus']} CPUs, one worker (prefork, concurrency 2):",
+        "",
+        "| broker | app no-op tasks/s | app one-INSERT tasks/s | bare no-op tasks/s | app/bare | "
+        "app p50/p95 ms | bare p50/p95 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in report["results"]:
+        lines.append(
+            f"| {r['broker']} | {r['app_noop']['drain_per_s']} | {r['app_insert']['drain_per_s']} | "
+            f"{r['bare_noop']['drain_per_s']} | {r['app_noop_drain_vs_bare']} | "
+            f"{r['app_noop']['p50_ms']} / {r['app_noop']['p95_ms']} | {r['bare_noop']['p50_ms']} / "
+            f"{r['bare_noop']['p95_ms']} |"
+        )
+    lines += ["", "| target | value | wanted | |", "|---|---|---|---|"]
+    for name, check in report["targets"].items():
+        lines.append(f"| {name} | {check['value']} | {check['target']} | {'met' if check['met'] else '**not met**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(report: dict) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start", "<!-- bench:end -->"
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    marker_line, _, _ = rest.partition("\n")
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}{marker_line}\n{markdown(report)}{end}{tail}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--brokers", default=",".join(BROKERS))
@@ -333,6 +366,7 @@ def main() -> int:
     if deploy.exists():
         report["deploy"] = json.loads(deploy.read_text())
     (args.out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    update_readme(report)
     plot(report, args.out / "bench.png")
     print(
         f"\n{'broker':<10}{'app noop/s':>12}{'app insert/s':>14}{'bare noop/s':>13}{'ratio':>8}"
