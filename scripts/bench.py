@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -67,6 +68,7 @@ def measure_one(broker: str, out: Path) -> None:
         stop_all([p for p in started if p.proc.poll() is None])
         for server in servers:
             server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -> None:

@@ -232,8 +232,26 @@ class PostgresServer:
             raise ServerError(f"psql failed: {done.stderr}")
         return done.stdout
 
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data / "postmaster.pid").read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self) -> None:
+        # Signal the postmaster itself: runuser does not reliably pass signals on,
+        # and an orphaned postgres would outlive the run.
+        pid = self.postmaster_pid()
+        if pid:
+            try:
+                os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
+            except ProcessLookupError:
+                pid = None
+        deadline = time.monotonic() + 30
+        while pid and Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid and Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
         if self.proc:
-            # SIGINT = PostgreSQL's "fast" shutdown.
-            stop_process(self.proc, signal.SIGINT)
+            stop_process(self.proc, signal.SIGINT, timeout=10)
         shutil.rmtree(self.root, ignore_errors=True)
