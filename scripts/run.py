@@ -29,6 +29,7 @@ APP_DIR = ROOT / "app"
 VENV = Path(sys.prefix)
 sys.path.insert(0, str(APP_DIR))
 
+from config.env import parse_env_file, write_env_file  # noqa: E402
 from config.routing import QUEUE_NAMES  # noqa: E402
 
 
@@ -40,10 +41,10 @@ def render(env: Environment, template: str, target: Path, **context) -> None:
     target.write_text(env.get_template(template).render(**context))
 
 
-def write_env_file(path: Path, data_dir: Path, args) -> dict:
+def prepare_env_file(path: Path, data_dir: Path) -> dict:
     """Create the env file once; later runs keep its secrets."""
     if path.exists():
-        values = dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+        values = parse_env_file(path)
     else:
         values = {
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -69,21 +70,13 @@ def write_env_file(path: Path, data_dir: Path, args) -> dict:
             values[key] = os.environ[key]
         else:
             values.pop(key, None)
-    path.write_text(
-        "# Written by scripts/run.py (make run). Same format as the roles' env file.\n"
-        + "".join(f"{key}={value}\n" for key, value in sorted(values.items()))
-    )
-    path.chmod(0o600)
+    write_env_file(path, dict(sorted(values.items())), header="Written by scripts/run.py (make run).")
     return values
-
-
-def values_env(env_file: Path) -> dict:
-    return {"APP_ENV_FILE": str(env_file)}
 
 
 def manage(env_file: Path, *args: str) -> None:
     subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=APP_DIR, check=True, env={**os.environ, **values_env(env_file)}
+        [sys.executable, "manage.py", *args], cwd=APP_DIR, check=True, env={**os.environ, "APP_ENV_FILE": str(env_file)}
     )
 
 
@@ -129,7 +122,7 @@ def main() -> int:
         stale.unlink()
 
     env_file = base / "app.env"
-    values = write_env_file(env_file, data_dir, args)
+    values = prepare_env_file(env_file, data_dir)
     broker = (
         "Redis"
         if "REDIS_URL" in values

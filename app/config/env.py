@@ -55,6 +55,21 @@ def parse_env_file(path: str | os.PathLike) -> dict[str, str]:
     return values
 
 
+def write_env_file(path: str | os.PathLike, values: dict[str, object], header: str = "") -> None:
+    """Write ``values`` in the format :func:`parse_env_file` reads (mode 0600)."""
+    lines = [f"# {line}\n" for line in header.splitlines()]
+    for key, value in values.items():
+        text = str(value)
+        if not KEY_RE.match(key):
+            raise EnvFileError(f"invalid variable name {key!r}")
+        if "\n" in text or "\r" in text:
+            raise EnvFileError(f"{key}: a value cannot span lines")
+        lines.append(f"{key}={text}\n")
+    target = Path(path)
+    target.write_text("".join(lines), encoding="utf-8")
+    target.chmod(0o600)
+
+
 def load_env_file(path: str | os.PathLike | None = None) -> dict[str, str]:
     """Load ``path`` (default: ``$APP_ENV_FILE``) into ``os.environ``."""
     path = path or os.environ.get("APP_ENV_FILE")

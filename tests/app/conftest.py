@@ -80,9 +80,10 @@ def pytest_configure(config):
         pg = PostgresServer(base).start()
         _state["servers"].append(pg)
         values["DATABASE_URL"] = pg.url
+    from config.env import write_env_file
+
     env_file = base / "app.env"
-    env_file.write_text("# written by tests/app/conftest.py\n" + "".join(f"{k}={v}\n" for k, v in values.items()))
-    os.chmod(env_file, 0o640)
+    write_env_file(env_file, values, header="written by tests/app/conftest.py")
     os.environ["APP_ENV_FILE"] = str(env_file)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     _state["env_file"] = env_file

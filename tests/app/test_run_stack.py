@@ -68,11 +68,7 @@ def stack(tmp_path_factory):
             proc.kill()
             pytest.fail("make run did not come up:\n" + (run_dir / "run.out").read_text()[-4000:])
         time.sleep(0.5)
-    values = dict(
-        line.split("=", 1)
-        for line in (run_dir / "app.env").read_text().splitlines()
-        if line and not line.startswith("#")
-    )
+    values = parse_env_file(run_dir / "app.env")
     yield {
         "proc": proc,
         "dir": run_dir,
