@@ -1,17 +1,58 @@
 """Result backends for the app.
 
-Celery's Redis result backend subscribes (pub/sub) to the result channel of every
-task a non-worker process sends, in case it is waited on. The web process sends
-many tasks and waits on none (the API polls the stored state), so the set of
-subscriptions grows without bound and unread results pile up in the connection
-until Redis drops it (client-output-buffer-limit pubsub). Subscribing only when
-someone waits loses nothing: get() subscribes, then reads the stored result.
+Redis: Celery's Redis result backend subscribes (pub/sub) to the result channel
+of every task a non-worker process sends, in case it is waited on. The web
+process sends many tasks and waits on none (the API polls the stored state), so
+the set of subscriptions grows without bound and unread results pile up in the
+connection until Redis drops it (client-output-buffer-limit pubsub). Subscribing
+only when someone waits loses nothing: get() subscribes, then reads the stored
+result.
+
+Database: a retry publishes the next attempt *before* the worker stores RETRY
+for the current one (celery.app.trace.handle_retry). With a short or jittered
+countdown (retry_jitter can draw 0) another pool process runs the next attempt
+to SUCCESS first, and the late RETRY then overwrites it: the task is done but
+its result says RETRY forever, and every get() times out. Celery's key-value
+backends refuse to overwrite SUCCESS; django-celery-results does not. This one
+does, under a row lock, and also keeps any finished state from being replaced
+by an unfinished one.
 """
 
+from celery import states
 from celery.backends.redis import RedisBackend
+from django.db import router, transaction
+from django_celery_results.backends.database import DatabaseBackend
 
 
 class SubscribeOnWaitRedisBackend(RedisBackend):
     def on_task_call(self, producer, task_id):
         # Celery subscribes here for every task sent; get() subscribes on its own.
         return None
+
+
+def keeps_stored_state(stored: str | None, new: str) -> bool:
+    """True when a write of ``new`` must not replace the ``stored`` state."""
+    if stored is None:
+        return False
+    if stored == states.SUCCESS:
+        return True  # as Celery's key-value backends: a success is final
+    return stored in states.READY_STATES and new not in states.READY_STATES
+
+
+class FinalStateDatabaseBackend(DatabaseBackend):
+    def _store_result(self, task_id, result, status, traceback=None, request=None, using=None):
+        db = using or router.db_for_write(self.TaskModel)
+        # The row lock (PostgreSQL) or the IMMEDIATE transaction (SQLite, see
+        # config.brokers) makes the check and the write one step against a
+        # concurrent writer of the same task id.
+        with transaction.atomic(using=db):
+            stored = (
+                self.TaskModel._default_manager.using(db)
+                .select_for_update()
+                .filter(task_id=task_id)
+                .values_list("status", flat=True)
+                .first()
+            )
+            if keeps_stored_state(stored, status):
+                return result
+            return super()._store_result(task_id, result, status, traceback, request, using)

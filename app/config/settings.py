@@ -167,7 +167,9 @@ try:
     CELERY_RESULT_BACKEND = get_str(
         "CELERY_RESULT_BACKEND",
         # "<class>+redis://..." selects the backend class (see config/results.py).
-        "config.results:SubscribeOnWaitRedisBackend+" + BROKER.url if BROKER.kind == brokers.REDIS else "django-db",
+        "config.results:SubscribeOnWaitRedisBackend+" + BROKER.url
+        if BROKER.kind == brokers.REDIS
+        else "config.results:FinalStateDatabaseBackend",
     )
     CELERY_RESULT_EXTENDED = True  # keeps task name and worker in django-db results (admin, /api/tasks)
     CELERY_RESULT_EXPIRES = get_int("CELERY_RESULT_EXPIRES", 7 * 24 * 3600, minimum=60)

@@ -297,3 +297,25 @@ def test_sending_tasks_does_not_subscribe_the_sender_to_their_results(broker):
     # Waiting still works: get() subscribes on demand and reads the stored result.
     assert results[-1].get(timeout=20)["queue"] == "monitoring"
     assert all(r.get(timeout=20)["queue"] == "monitoring" for r in results)
+
+
+def test_a_late_retry_state_does_not_replace_the_next_attempts_success(broker):
+    """A retry publishes the next attempt before it stores RETRY; when the next attempt
+    finishes first (a countdown of 0 under retry_jitter), the late RETRY must not win,
+    or get() on a finished task waits forever."""
+    from config.celery import app
+
+    backend = app.backend
+    task_id = str(uuid.uuid4())
+    backend.store_result(task_id, None, "STARTED")
+    backend.store_result(task_id, {"status": "completed"}, "SUCCESS")
+    backend.mark_as_retry(task_id, RuntimeError("previous attempt"))
+    backend.mark_as_started(task_id)
+    meta = backend._get_task_meta_for(task_id)
+    assert meta["status"] == "SUCCESS"
+    assert meta["result"] == {"status": "completed"}
+    if broker != "redis":  # the database backend also keeps a failure final
+        failed_id = str(uuid.uuid4())
+        backend.mark_as_failure(failed_id, ValueError("gave up"))
+        backend.mark_as_retry(failed_id, RuntimeError("late"))
+        assert backend._get_task_meta_for(failed_id)["status"] == "FAILURE"
