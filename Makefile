@@ -1,5 +1,5 @@
 # Thin entry points; the logic lives in scripts/.
-.PHONY: help bootstrap test test-app lint run bench clean
+.PHONY: help bootstrap test test-app test-deploy lint molecule up down run bench clean
 
 BROKERS ?= sqlite redis postgres
 PY := .venv/bin/python
@@ -10,15 +10,30 @@ help:  ## List the targets.
 bootstrap:  ## Install Debian packages (as root) and the pinned toolchain into .venv.
 	@bash scripts/bootstrap.sh
 
-test: bootstrap lint test-app  ## Everything CI runs: lint, then the app suite on every broker.
+test: bootstrap lint test-app test-deploy molecule  ## Everything CI runs: lint, the app suite on every broker, preflight, Molecule.
 
-lint: bootstrap  ## ruff on the app, tests and scripts.
+lint: bootstrap  ## ruff, yamllint, ansible-lint (production profile), the migrations check.
 	.venv/bin/ruff check app tests scripts
 	.venv/bin/ruff format --check app tests scripts
+	.venv/bin/yamllint -s .
+	PATH=$(CURDIR)/.venv/bin:$$PATH ANSIBLE_VAULT_PASSWORD_FILE=inventory/local/vault-password.txt .venv/bin/ansible-lint -q --profile production
 	cd app && DJANGO_DEBUG=true APP_DATA_DIR=$$(mktemp -d) ../$(PY) manage.py makemigrations --check --dry-run
 
 test-app: bootstrap  ## The app suite once per broker (BROKERS="sqlite redis postgres").
 	@bash scripts/test-app.sh $(BROKERS)
+
+test-deploy: bootstrap  ## site.yml's preflight against bad inventories (no host is contacted).
+	$(PY) -m pytest -p no:cacheprovider tests/deploy
+
+SCENARIO ?=
+molecule: bootstrap  ## Molecule scenarios on Debian 12 and 13 side by side (SCENARIO=default|db-broker; all by default).
+	@bash scripts/molecule.sh $(SCENARIO)
+
+up: bootstrap  ## Deploy the whole stack with site.yml into a local Debian container; prints URLs and credentials.
+	@bash scripts/up.sh
+
+down:  ## Remove the make-up container (and only it).
+	@bash scripts/up.sh --down
 
 run: bootstrap  ## The whole stack here under Supervisor (SQLite; Redis if REDIS_URL is set). Ctrl-C stops it.
 	$(PY) scripts/run.py

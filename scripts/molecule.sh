@@ -1,49 +1,65 @@
 #!/usr/bin/env bash
-# Run Molecule scenarios on both Debian releases, the two releases side by side.
-#   molecule.sh [-c COMMAND] [SCENARIO ...]     (default: test, every scenario)
-# Each (scenario, release) gets its own ephemeral directory and container, and
-# its log in var/molecule/<scenario>-debian<release>.log. Converge and
-# idempotent re-run times go to docs/deploy-times.json (make bench reads it).
+# Molecule on both Debian releases, the two releases side by side.
+#   molecule.sh [SCENARIO ...]        (default: every scenario under molecule/)
+# Runs each scenario's test sequence (destroy, syntax, create, prepare, converge,
+# idempotence, verify, destroy) phase by phase, so converge and idempotent re-run
+# are timed: docs/deploy-times.json (make bench reads it). Each (scenario,
+# release) has its own container, ephemeral directory and log:
+# var/molecule/<scenario>-debian<release>.log. MOLECULE_RELEASES="12 13" picks releases.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-command=test
-if [[ ${1:-} == -c ]]; then command=$2; shift 2; fi
 scenarios=("$@")
-[[ ${#scenarios[@]} -gt 0 ]] || scenarios=(default db-broker)
-releases=(${MOLECULE_RELEASES:-12 13})
-export PATH="$root/.venv/bin:$PATH"
+if [[ ${#scenarios[@]} -eq 0 ]]; then
+  for d in molecule/*/molecule.yml; do scenarios+=("$(basename "$(dirname "$d")")"); done
+fi
+read -r -a releases <<<"${MOLECULE_RELEASES:-12 13}"
+export PATH="$root/.venv/bin:$PATH" ANSIBLE_NOCOLOR=1 PY_COLORS=0 NO_COLOR=1
 
+for scenario in "${scenarios[@]}"; do
+  [[ -f molecule/$scenario/molecule.yml ]] || { echo "molecule.sh: no scenario '$scenario' (see molecule/*/)" >&2; exit 2; }
+done
 bash scripts/docker-engine.sh || exit 1
 bash docker/test-host/build.sh "${releases[@]}" || exit 1
 mkdir -p var/molecule
 
+run_one() {  # scenario release: the test sequence, timing converge and idempotence
+  local scenario=$1 release=$2 start phase status=0
+  export MOLECULE_DEBIAN=$release MOLECULE_EPHEMERAL_DIRECTORY=$root/var/molecule/$scenario-debian$release
+  local times=var/molecule/$scenario-debian$release.times
+  : >"$times"
+  for phase in destroy syntax create prepare converge idempotence verify; do
+    echo "### molecule $phase -s $scenario (Debian $release)"
+    start=$(date +%s%N)
+    molecule "$phase" -s "$scenario" || { status=1; echo "### FAILED: $phase"; break; }
+    echo "$phase $((($(date +%s%N) - start) / 1000000))" >>"$times"  # milliseconds
+  done
+  molecule destroy -s "$scenario" >/dev/null 2>&1
+  return $status
+}
+
 failed=()
 for scenario in "${scenarios[@]}"; do
-  [[ -f molecule/$scenario/molecule.yml ]] || { echo "molecule.sh: no scenario '$scenario' (molecule/*/)" >&2; exit 2; }
   pids=()
   for release in "${releases[@]}"; do
     log=var/molecule/$scenario-debian$release.log
-    echo "=== molecule $command -s $scenario on Debian $release (log: $log) ==="
-    (
-      export MOLECULE_DEBIAN=$release MOLECULE_EPHEMERAL_DIRECTORY=$root/var/molecule/$scenario-debian$release
-      export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=0
-      exec molecule "$command" -s "$scenario"
-    ) >"$log" 2>&1 &
-    pids+=("$!:$scenario:$release")
+    echo "=== molecule $scenario on Debian $release (log: $log)"
+    run_one "$scenario" "$release" >"$log" 2>&1 &
+    pids+=("$!")
   done
-  for entry in "${pids[@]}"; do
-    IFS=: read -r pid sc rel <<<"$entry"
-    if wait "$pid"; then
-      echo "--- $sc on Debian $rel: passed"
+  for i in "${!pids[@]}"; do
+    release=${releases[$i]}
+    log=var/molecule/$scenario-debian$release.log
+    if wait "${pids[$i]}"; then
+      echo "--- $scenario on Debian $release: passed ($(tr '\n' ' ' <"var/molecule/$scenario-debian$release.times"))"
     else
-      echo "--- $sc on Debian $rel: FAILED; the end of its log:" >&2
-      grep -v '^\s*$' "var/molecule/$sc-debian$rel.log" | tail -60 >&2
-      failed+=("$sc/debian$rel")
+      echo "--- $scenario on Debian $release: FAILED; the end of $log:" >&2
+      grep -v '^\s*$' "$log" | tail -80 >&2
+      failed+=("$scenario/debian$release")
     fi
   done
 done
-.venv/bin/python scripts/deploy_times.py var/molecule/*.log || true
+.venv/bin/python scripts/deploy_times.py var/molecule/*.times
 if ((${#failed[@]})); then
   echo "molecule FAILED: ${failed[*]}" >&2
   exit 1

@@ -174,27 +174,14 @@ def main() -> int:
             soft_time_limit=300,
             time_limit=360,
         )
-        render(
-            jinja, "worker.conf.j2", include_dir / f"worker-{queue}.conf", queue=spec, stop_grace_seconds=30, **common
-        )
-    render(jinja, "beat.conf.j2", include_dir / "beat.conf", **common)
-    render(
-        jinja,
-        "flower.conf.j2",
-        include_dir / "flower.conf",
-        flower_address="127.0.0.1",
-        flower_port=args.flower_port,
-        **common,
-    )
-    render(
-        jinja,
-        "web.conf.j2",
-        include_dir / "web.conf",
-        web_bind=f"127.0.0.1:{args.web_port}",
-        web_workers=2,
-        web_timeout=30,
-        **common,
-    )
+        program = dict(common, queue=spec, stop_grace_seconds=30)
+        render(jinja, "worker.conf.j2", include_dir / f"worker-{queue}.conf", supervisor_program=program)
+    # Program templates take one dict, supervisor_program, as the supervisor role passes it.
+    render(jinja, "beat.conf.j2", include_dir / "beat.conf", supervisor_program=common)
+    flower = dict(common, flower_address="127.0.0.1", flower_port=args.flower_port)
+    render(jinja, "flower.conf.j2", include_dir / "flower.conf", supervisor_program=flower)
+    web = dict(common, web_bind=f"127.0.0.1:{args.web_port}", web_workers=2, web_timeout=30)
+    render(jinja, "web.conf.j2", include_dir / "web.conf", supervisor_program=web)
 
     conf = sup_dir / "supervisord.conf"
     supervisord = subprocess.Popen([str(VENV / "bin" / "supervisord"), "-c", str(conf)], cwd=base)
