@@ -28,7 +28,7 @@ run_one() {  # scenario release: the test sequence, timing converge and idempote
   export MOLECULE_DEBIAN=$release MOLECULE_EPHEMERAL_DIRECTORY=$root/var/molecule/$scenario-debian$release
   local times=var/molecule/$scenario-debian$release.times
   : >"$times"
-  for phase in destroy syntax create prepare converge idempotence side_effect verify; do
+  for phase in destroy syntax create prepare converge idempotence side-effect verify; do
     echo "### molecule $phase -s $scenario (Debian $release)"
     start=$(date +%s%N)
     molecule "$phase" -s "$scenario" || { status=1; echo "### FAILED: $phase"; break; }
