@@ -2,7 +2,9 @@
 
 Each input file is var/molecule/<scenario>-debian<release>.times with lines
 "<phase> <milliseconds>". Only complete converge/idempotence pairs are recorded;
-results of earlier runs for other scenarios or releases are kept.
+results of earlier runs for other scenarios or releases are kept. The README's
+table between its deploy-times markers is rewritten from the JSON (with no
+arguments, only that happens).
 """
 
 from __future__ import annotations
@@ -38,12 +40,39 @@ def main(paths: list[str]) -> None:
     }
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(data, indent=2) + "\n")
+    rows = []
     for run, figures in data["runs"].items():
         met = all(figures[k] <= v for k, v in TARGETS.items())
         print(
             f"deploy-times: {run}: converge {figures['converge_s']} s, re-run {figures['idempotence_s']} s"
             f" ({'targets met' if met else 'TARGET MISSED'})"
         )
+        verdict = "met" if met else "**not met**"
+        rows.append(
+            f"| {run} | {figures['converge_s']} | {figures['idempotence_s']} | {verdict} | {figures['measured_at']} |"
+        )
+    update_readme(rows)
+
+
+def update_readme(rows: list[str]) -> None:
+    """Rewrite the table between the README's deploy-times markers (if present)."""
+    readme = ROOT / "README.md"
+    start, end = "<!-- deploy-times:start", "<!-- deploy-times:end -->"
+    text = readme.read_text()
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    table = [
+        f"{start} (written by make molecule from docs/deploy-times.json) -->",
+        f"Targets: converge <= {TARGETS['converge_s']} s, idempotent re-run <= {TARGETS['idempotence_s']} s.",
+        "",
+        "| scenario / release | converge s | re-run s | targets | measured |",
+        "|---|---|---|---|---|",
+        *rows,
+        end,
+    ]
+    readme.write_text(head + "\n".join(table) + tail)
 
 
 if __name__ == "__main__":
