@@ -20,22 +20,27 @@ ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 UNREACHABLE = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh", "ansible_user": "nobody"}
 
 
-def run_site(tmp_path: Path, groups: dict[str, dict[str, dict]], all_vars: dict | None = None):
-    inventory = {"all": {"vars": {**UNREACHABLE, **(all_vars or {})}, "children": {}}}
-    for group, hosts in groups.items():
-        inventory["all"]["children"][group] = {"hosts": {h: (v or None) for h, v in hosts.items()}}
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+def playbook(*args: str, **env_extra: str) -> subprocess.CompletedProcess:
+    """ansible-playbook site.yml with the project's config and none of the caller's ANSIBLE_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_TIMEOUT="3")
+    env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_TIMEOUT="3", **env_extra)
     env["PATH"] = f"{ANSIBLE_PLAYBOOK.parent}:{env['PATH']}"
     return subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(tmp_path / "hosts.yml"), str(ROOT / "site.yml")],
+        [str(ANSIBLE_PLAYBOOK), *args, str(ROOT / "site.yml")],
         capture_output=True,
         text=True,
         cwd=ROOT,
         env=env,
         timeout=300,
     )
+
+
+def run_site(tmp_path: Path, groups: dict[str, dict[str, dict]], all_vars: dict | None = None):
+    inventory = {"all": {"vars": {**UNREACHABLE, **(all_vars or {})}, "children": {}}}
+    for group, hosts in groups.items():
+        inventory["all"]["children"][group] = {"hosts": {h: (v or None) for h, v in hosts.items()}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    return playbook("-i", str(tmp_path / "hosts.yml"))
 
 
 def refused(done) -> str:
@@ -130,24 +135,14 @@ def test_a_loopback_only_redis_that_other_hosts_need_is_refused(tmp_path):
     assert "redis1: Redis binds to loopback only but web1 must reach it" in out
 
 
-def test_the_production_example_passes_the_preflight(tmp_path):
+def test_the_production_example_passes_the_preflight():
     example = ROOT / "inventory" / "production.example"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_TIMEOUT="3",
+    done = playbook(
+        "-i",
+        str(example),
+        "-e",
+        "ansible_host=127.0.0.1 ansible_port=9 ansible_user=nobody",
         ANSIBLE_VAULT_PASSWORD_FILE=str(example / "vault-password.example.txt"),
-    )
-    env["PATH"] = f"{ANSIBLE_PLAYBOOK.parent}:{env['PATH']}"
-    extra = "ansible_host=127.0.0.1 ansible_port=9 ansible_user=nobody"
-    done = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(example), "-e", extra, str(ROOT / "site.yml")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
     )
     out = done.stdout + done.stderr
     assert "PLAY [Redis" in out, out  # the preflight let it through; the next play found no host (port 9)
