@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from clinic.models import WorkerHeartbeat
@@ -54,3 +57,37 @@ def test_beat_fires_a_database_schedule(monitoring_worker, beat, until):
         assert "Scheduler: Sending due task beat-test" in beat.output()
     finally:
         task.delete()
+
+
+def _beat_health(*args):
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("beat_health", *args, stdout=out, stderr=err)
+    except SystemExit as exc:
+        return exc.code, out.getvalue() + err.getvalue()
+    return 0, out.getvalue() + err.getvalue()
+
+
+def test_beat_health_fails_until_beats_heartbeat_reached_a_worker():
+    WorkerHeartbeat.objects.filter(source="beat").delete()
+    code, text = _beat_health()
+    assert code == 1 and "no heartbeat yet" in text
+
+
+def test_beat_health_passes_on_a_fresh_heartbeat_and_fails_on_a_stale_one():
+    WorkerHeartbeat.objects.filter(source="beat").delete()
+    row = WorkerHeartbeat.objects.create(queue="monitoring", hostname="monitoring@h", source="beat", count=4)
+    try:
+        assert _beat_health("--max-age", "60")[0] == 0
+        WorkerHeartbeat.objects.filter(pk=row.pk).update(seen_at=timezone.now() - timedelta(seconds=120))
+        code, text = _beat_health("--max-age", "60")
+        assert code == 1 and "limit 60 s" in text
+        # The default limit is two 5-minute firings plus slack: 120 s is still fine.
+        assert _beat_health()[0] == 0
+    finally:
+        row.delete()
+
+
+def test_beat_health_refuses_a_non_positive_limit():
+    with pytest.raises(CommandError, match="--max-age must be a positive"):
+        call_command("beat_health", "--max-age", "0")
