@@ -1,5 +1,5 @@
 # Thin entry points; the logic lives in scripts/.
-.PHONY: help bootstrap test test-app test-deploy lint molecule up down run bench clean
+.PHONY: help bootstrap test test-app test-deploy test-stack lint molecule up down compose-files compose-up compose-down run bench clean
 
 BROKERS ?= sqlite redis postgres
 PY := .venv/bin/python
@@ -10,11 +10,12 @@ help:  ## List the targets.
 bootstrap:  ## Install Debian packages (as root) and the pinned toolchain into .venv.
 	@bash scripts/bootstrap.sh
 
-test: bootstrap lint test-app test-deploy molecule  ## Everything CI runs: lint, the app suite on every broker, preflight, Molecule.
+test: bootstrap lint test-app test-deploy test-stack molecule  ## Everything CI runs: lint, app suite per broker, preflight, compose/Vagrant/browser, Molecule.
 
 lint: bootstrap  ## ruff, yamllint, ansible-lint (production profile), the migrations check.
-	.venv/bin/ruff check app tests scripts
-	.venv/bin/ruff format --check app tests scripts
+	.venv/bin/ruff check app tests scripts docker
+	.venv/bin/ruff format --check app tests scripts docker
+	$(PY) scripts/compose.py --check
 	.venv/bin/yamllint -s .
 	PATH=$(CURDIR)/.venv/bin:$$PATH ANSIBLE_VAULT_PASSWORD_FILE=inventory/local/vault-password.txt .venv/bin/ansible-lint -q --profile production
 	cd app && DJANGO_DEBUG=true APP_DATA_DIR=$$(mktemp -d) ../$(PY) manage.py makemigrations --check --dry-run
@@ -25,6 +26,10 @@ test-app: bootstrap  ## The app suite once per broker (BROKERS="sqlite redis pos
 test-deploy: bootstrap  ## site.yml's preflight against bad inventories (no host is contacted).
 	$(PY) -m pytest -p no:cacheprovider tests/deploy
 
+test-stack: bootstrap  ## The compose stacks (both brokers), vagrant up --provider=docker, headless Chromium.
+	@bash scripts/bootstrap.sh stack
+	$(PY) -m pytest -p no:cacheprovider tests/stack
+
 SCENARIO ?=
 molecule: bootstrap  ## Molecule scenarios on Debian 12 and 13 side by side (SCENARIO=default|db-broker; all by default).
 	@bash scripts/molecule.sh $(SCENARIO)
@@ -34,6 +39,17 @@ up: bootstrap  ## Deploy the whole stack with site.yml into a local Debian conta
 
 down:  ## Remove the make-up container (and only it).
 	@bash scripts/up.sh --down
+
+compose-files:  ## Render docker/compose*.yml from docker/compose.yml.j2, queues.json and the celery role's defaults.
+	$(PY) scripts/compose.py
+
+BROKER ?= redis
+compose-up: bootstrap  ## The compose dev stack in the foreground (BROKER=redis|database); ports on 127.0.0.1.
+	@bash scripts/bootstrap.sh stack
+	@bash scripts/compose.sh $(BROKER) up --build
+
+compose-down:  ## Stop the compose dev stack and delete its volumes (BROKER=redis|database).
+	@bash scripts/compose.sh $(BROKER) down -v --remove-orphans
 
 run: bootstrap  ## The whole stack here under Supervisor (SQLite; Redis if REDIS_URL is set). Ctrl-C stops it.
 	$(PY) scripts/run.py

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install what `make test`, `make run` and `make bench` need, idempotently.
-#   - Debian packages (as root): redis-server and postgresql for the real-server tests.
+#   - Debian packages (as root): redis-server and postgresql for the real-server tests;
+#     with `stack` also docker-compose, vagrant, chromium and chromium-driver (tests/stack).
 #   - .venv: the toolchain and the app, from pinned requirements.
 # Elsewhere (not root, not Debian) it says exactly what is missing instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(redis-server postgresql python3-venv)
+if [[ ${1:-} == stack ]]; then
+  DEB_PACKAGES+=(docker-compose vagrant chromium chromium-driver)
+fi
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Redis for the dev stack, with the same rules as the redis role: `user default off`,
+# one `celery` user without @dangerous/@admin (its password stored as a sha256 hash),
+# noeviction, appendonly. User and password come from REDIS_URL (docker/dev.env), the
+# URL the app itself connects with, so the two cannot disagree.
+#   clinic-redis           run the server
+#   clinic-redis --ping    healthcheck: PING as that user
+set -eu
+url=${REDIS_URL:?REDIS_URL is not set (docker/dev.env)}
+auth=${url#*://}
+auth=${auth%%@*}
+user=${auth%%:*}
+password=${auth#*:}
+if [ -z "$user" ] || [ "$auth" = "$url" ] || [ "$user" = "$auth" ]; then
+  echo "clinic-redis: REDIS_URL must be redis://USER:PASSWORD@host:port/db" >&2
+  exit 2
+fi
+if [ "${1:-}" = "--ping" ]; then
+  REDISCLI_AUTH=$password exec redis-cli --no-auth-warning --user "$user" -h 127.0.0.1 PING
+fi
+hash=$(printf '%s' "$password" | sha256sum | cut -d' ' -f1)
+umask 077
+printf 'user default off\nuser %s on #%s ~* &* +@all -@dangerous -@admin\n' "$user" "$hash" >/run/redis/users.acl
+exec redis-server --bind 0.0.0.0 --protected-mode yes --port 6379 --dir /var/lib/redis \
+  --aclfile /run/redis/users.acl --maxmemory-policy noeviction --appendonly yes \
+  --save 60 1000 --daemonize no --logfile ""

@@ -1,0 +1,73 @@
+"""Render docker/compose.yml (Redis) and docker/compose.db-broker.yml (database broker).
+
+One template (docker/compose.yml.j2), the queue list of app/config/queues.json and
+the per-queue worker settings of ansible/roles/celery/defaults/main.yml: the
+compose workers and the Supervisor workers cannot drift apart.
+
+    python scripts/compose.py            write both files
+    python scripts/compose.py --check    exit 1 if a committed file is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import jinja2
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "docker" / "compose.yml.j2"
+VARIANTS = {"redis": "compose.yml", "database": "compose.db-broker.yml"}
+
+
+def queue_settings() -> tuple[list[dict], int]:
+    routing = json.loads((ROOT / "app" / "config" / "queues.json").read_text())
+    defaults = yaml.safe_load((ROOT / "ansible" / "roles" / "celery" / "defaults" / "main.yml").read_text())
+    queues = []
+    for name, description in routing["queues"].items():
+        settings = {**defaults["celery_queue_defaults"], **(defaults["celery_queue_overrides"] or {}).get(name, {})}
+        queues.append({"name": name, "description": description, **settings})
+    return queues, int(defaults["celery_stop_grace_seconds"])
+
+
+def render() -> dict[Path, str]:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE.parent),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    template = env.get_template(TEMPLATE.name)
+    queues, grace = queue_settings()
+    return {
+        TEMPLATE.parent / filename: template.render(
+            broker=broker, filename=filename, queues=queues, stop_grace_seconds=grace
+        )
+        for broker, filename in VARIANTS.items()
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a committed file differs from the rendering")
+    args = parser.parse_args()
+    stale = []
+    for path, text in render().items():
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(path.relative_to(ROOT))
+        else:
+            path.write_text(text)
+            print(f"wrote {path.relative_to(ROOT)}")
+    if stale:
+        print(f"stale: {', '.join(map(str, stale))}; run `make compose-files` and commit", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""The compose dev stack under test, and the checks both broker variants must pass."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+
+from .support import (
+    ARTIFACTS,
+    QUEUES,
+    ROOT,
+    Api,
+    assert_each_queue_answers_on_its_own_worker,
+    chromium,
+    dev_env,
+    environ,
+    free_port,
+    run,
+    screenshot,
+    wait_until,
+)
+
+
+def queue_settings():
+    """scripts/compose.py's merge of queues.json and the celery role's per-queue settings."""
+    spec = importlib.util.spec_from_file_location("compose_render", ROOT / "scripts" / "compose.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.queue_settings()
+
+
+SERVICES = {
+    "redis": {"redis", "db", "migrate", "web", "beat", "flower", *(f"worker-{queue}" for queue in QUEUES)},
+    "database": {"db", "migrate", "web", "beat", *(f"worker-{queue}" for queue in QUEUES)},
+}
+
+
+class ComposeStack:
+    """One project of docker/compose.yml (redis) or docker/compose.db-broker.yml (database)."""
+
+    def __init__(self, broker: str):
+        self.broker = broker
+        self.project = f"clinic-test-{broker}-{os.getpid()}"
+        self.ports = {name: free_port() for name in ("WEB", "FLOWER", "DB", "REDIS")}
+        self.env = environ(
+            COMPOSE_PROJECT_NAME=self.project, **{f"CLINIC_{name}_PORT": port for name, port in self.ports.items()}
+        )
+        self.label = f"label=com.docker.compose.project={self.project}"
+        self.secrets = dev_env()
+        self.api = Api(f"http://127.0.0.1:{self.ports['WEB']}", self.secrets["API_TOKEN"])
+
+    def compose(self, *args, check=True, timeout=900):
+        return run(["bash", "scripts/compose.sh", self.broker, *args], env=self.env, check=check, timeout=timeout)
+
+    def containers(self) -> dict[str, dict]:
+        ids = run(["docker", "ps", "-aq", "--filter", self.label]).stdout.split()
+        if not ids:
+            return {}
+        inspected = json.loads(run(["docker", "inspect", *ids]).stdout)
+        return {item["Config"]["Labels"]["com.docker.compose.service"]: item for item in inspected}
+
+    def volumes(self) -> list[str]:
+        return run(["docker", "volume", "ls", "-q", "--filter", self.label]).stdout.split()
+
+    def exec(self, service: str, *argv, check=True):
+        return run(["docker", "exec", self.containers()[service]["Id"], *argv], check=check, timeout=120)
+
+    def not_ready(self) -> list[str]:
+        waiting = []
+        for service, item in self.containers().items():
+            state = item["State"]
+            if service == "migrate":
+                if state["Status"] != "exited" or state["ExitCode"] != 0:
+                    waiting.append(f"migrate: {state['Status']} (exit {state['ExitCode']})")
+            elif state.get("Health", {}).get("Status") != "healthy":
+                waiting.append(f"{service}: {state['Status']}/{state.get('Health', {}).get('Status')}")
+        return waiting
+
+    def up(self):
+        self.compose("build")
+        self.compose("up", "-d")
+        wait_until(lambda: not self.not_ready() or None, 300, 2, f"every service healthy ({self.project})")
+
+    def down(self):
+        logs = self.compose("logs", "--no-color", check=False)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / f"compose-{self.broker}.log").write_text(logs.stdout)
+        self.compose("down", "-v", "--remove-orphans", timeout=600)
+
+
+def start_stack(broker: str):
+    stack = ComposeStack(broker)
+    try:
+        stack.up()
+    except BaseException:
+        stack.down()
+        raise
+    return stack
+
+
+def stop_stack(stack: ComposeStack):
+    stack.down()
+    assert stack.containers() == {}, "down -v left containers behind"
+    assert stack.volumes() == [], "down -v left volumes behind"
+
+
+class ComposeStackChecks:
+    """Run against the module's `stack` fixture (one variant per module)."""
+
+    def test_every_service_of_the_variant_is_up_and_healthy(self, stack):
+        assert set(stack.containers()) == SERVICES[stack.broker]
+        assert stack.not_ready() == []
+
+    def test_ports_are_published_on_127_0_0_1_only(self, stack):
+        published = {}
+        for service, item in stack.containers().items():
+            for port, bindings in (item["NetworkSettings"]["Ports"] or {}).items():
+                for binding in bindings or []:
+                    assert binding["HostIp"] == "127.0.0.1", f"{service} publishes {port} on {binding['HostIp']}"
+                    published[service] = int(binding["HostPort"])
+        expected = {"web": stack.ports["WEB"], "db": stack.ports["DB"]}
+        if stack.broker == "redis":
+            expected |= {"flower": stack.ports["FLOWER"], "redis": stack.ports["REDIS"]}
+        assert published == expected
+
+    def test_the_broker_is_the_one_the_variant_names(self, stack):
+        body = stack.api.session.get(f"{stack.api.base}/healthz", timeout=60).json()
+        assert body["status"] == "ok", body
+        assert body["broker"]["kind"] == ("redis" if stack.broker == "redis" else "pgmq")
+
+    def test_a_task_sent_to_each_queue_through_the_web_api_completes_on_that_queues_worker(self, stack):
+        workers = assert_each_queue_answers_on_its_own_worker(stack.api, hostname_suffix=lambda q: f"worker-{q}")
+        assert sorted(workers) == sorted(QUEUES)
+        report = stack.api.finished(stack.api.post("/api/reports", {"kind": "daily"})["task_id"])
+        assert report["state"] == "SUCCESS" and report["worker"] == "reports@worker-reports", report
+
+    def test_beats_schedule_fires_and_reaches_the_monitoring_worker(self, stack):
+        count = (
+            "from clinic.models import WorkerHeartbeat as W; "
+            "print(sum(W.objects.filter(source='beat', queue='monitoring').values_list('count', flat=True)))"
+        )
+
+        def fired():
+            return int(stack.exec("web", "python", "manage.py", "shell", "-c", count).stdout.split()[-1])
+
+        before = fired()
+        # BEAT_HEALTH_CHECK_SECONDS=10 in docker/dev.env: two more firings within 40 s.
+        wait_until(lambda: fired() >= before + 2, 40, 2, "beat's heartbeat fired twice more")
+        assert "beat: last heartbeat" in stack.exec("beat", "python", "manage.py", "beat_health").stdout
+
+    def test_each_workers_stop_grace_covers_its_hard_time_limit(self, stack):
+        limits, grace = queue_settings()
+        containers = stack.containers()
+        for queue in limits:
+            config = containers[f"worker-{queue['name']}"]["Config"]
+            assert config["StopTimeout"] >= queue["time_limit"] + grace, (queue["name"], config["StopTimeout"])
+            assert f"--time-limit {queue['time_limit']}" in " ".join(config["Cmd"])
+
+    def test_the_app_runs_as_a_non_root_user_with_no_build_tools_in_its_image(self, stack):
+        assert stack.exec("web", "id", "-u").stdout.strip() != "0"
+        found = stack.exec("web", "sh", "-c", "for t in gcc cc make pip pip3; do command -v $t; done; true").stdout
+        assert found.strip() == ""
+
+    def test_the_admins_periodic_tasks_page_lists_beats_schedule_in_a_browser(self, stack, tmp_path):
+        from selenium.webdriver.common.by import By
+
+        driver = chromium(tmp_path / "chromium")
+        try:
+            driver.get(f"{stack.api.base}/admin/login/?next=/admin/django_celery_beat/periodictask/")
+            driver.find_element(By.NAME, "username").send_keys("admin")
+            driver.find_element(By.NAME, "password").send_keys(stack.secrets["ADMIN_PASSWORD"])
+            driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+            wait_until(lambda: "health-check" in driver.page_source, 20, 0.5, "periodic tasks listed")
+            shot = screenshot(driver, f"compose-{stack.broker}-admin-periodic-tasks")
+            assert "/admin/django_celery_beat/periodictask/" in driver.current_url
+            for name in ("health-check", "send-daily-reminders", "generate-weekly-report"):
+                assert name in driver.page_source, name
+            assert shot.stat().st_size > 10_000
+        finally:
+            driver.quit()
