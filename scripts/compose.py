@@ -34,7 +34,7 @@ def queue_settings() -> tuple[list[dict], int]:
 
 
 def render() -> dict[Path, str]:
-    env = jinja2.Environment(
+    env = jinja2.Environment(  # noqa: S701 - renders YAML, not HTML
         loader=jinja2.FileSystemLoader(TEMPLATE.parent),
         trim_blocks=True,
         lstrip_blocks=True,
