@@ -125,8 +125,12 @@ class ComposeStackChecks:
         assert published == expected
 
     def test_the_broker_is_the_one_the_variant_names(self, stack):
-        body = stack.api.session.get(f"{stack.api.base}/healthz", timeout=60).json()
-        assert body["status"] == "ok", body
+        def healthz():
+            body = stack.api.session.get(f"{stack.api.base}/healthz", timeout=60).json()
+            return body if body["status"] == "ok" else None
+
+        # A web process's first probe may meet cold connections; the stack must settle at ok.
+        body = wait_until(healthz, 60, 2, "/healthz ok")
         assert body["broker"]["kind"] == ("redis" if stack.broker == "redis" else "pgmq")
 
     def test_a_task_sent_to_each_queue_through_the_web_api_completes_on_that_queues_worker(self, stack):
