@@ -1,8 +1,9 @@
 """Render docker/compose.yml (Redis) and docker/compose.db-broker.yml (database broker).
 
-One template (docker/compose.yml.j2), the queue list of app/config/queues.json and
-the per-queue worker settings of ansible/roles/celery/defaults/main.yml: the
-compose workers and the Supervisor workers cannot drift apart.
+One template (docker/compose.yml.j2), the queue list of app/config/queues.json,
+the per-queue worker settings of ansible/roles/celery/defaults/main.yml and the
+Celery user's ACL rules of ansible/roles/redis/defaults/main.yml: the compose
+stack and the Ansible deploy cannot drift apart.
 
     python scripts/compose.py            write both files
     python scripts/compose.py --check    exit 1 if a committed file is stale
@@ -33,6 +34,11 @@ def queue_settings() -> tuple[list[dict], int]:
     return queues, int(defaults["celery_stop_grace_seconds"])
 
 
+def redis_celery_permissions() -> str:
+    defaults = yaml.safe_load((ROOT / "ansible" / "roles" / "redis" / "defaults" / "main.yml").read_text())
+    return defaults["redis_celery_permissions"]
+
+
 def render() -> dict[Path, str]:
     env = jinja2.Environment(  # noqa: S701 - renders YAML, not HTML
         loader=jinja2.FileSystemLoader(TEMPLATE.parent),
@@ -45,7 +51,11 @@ def render() -> dict[Path, str]:
     queues, grace = queue_settings()
     return {
         TEMPLATE.parent / filename: template.render(
-            broker=broker, filename=filename, queues=queues, stop_grace_seconds=grace
+            broker=broker,
+            filename=filename,
+            queues=queues,
+            stop_grace_seconds=grace,
+            redis_celery_permissions=redis_celery_permissions(),
         )
         for broker, filename in VARIANTS.items()
     }

@@ -17,6 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
+REDIS_ROLE_DEFAULTS = Path(__file__).resolve().parents[2] / "ansible" / "roles" / "redis" / "defaults" / "main.yml"
+
+
+def redis_celery_permissions() -> str:
+    """The Celery user's ACL rules, as the redis role defines them."""
+    return yaml.safe_load(REDIS_ROLE_DEFAULTS.read_text())["redis_celery_permissions"]
+
 
 class ServerError(RuntimeError):
     pass
@@ -73,8 +82,8 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         acl = self.dir / "users.acl"
-        # Same shape as the redis role: no anonymous access, no admin commands.
-        acl.write_text(f"user default off\nuser {self.user} on >{self.password} ~* &* +@all -@dangerous -@admin\n")
+        # The redis role's rules: no anonymous access, no dangerous or admin commands.
+        acl.write_text(f"user default off\nuser {self.user} on >{self.password} {redis_celery_permissions()}\n")
         conf = self.dir / "redis.conf"
         conf.write_text(
             f"port {self.port}\nbind 127.0.0.1\nprotected-mode yes\ndir {self.dir}\n"
