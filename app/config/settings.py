@@ -257,7 +257,8 @@ try:
     else:
         CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 
-    CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+    # DatabaseScheduler behind a lock: a second beat stands by instead of doubling every task.
+    CELERY_BEAT_SCHEDULER = "config.beat:SingleBeatScheduler"
     # The default schedule; the DatabaseScheduler (and manage.py sync_schedule)
     # copies it into the database, where the admin can pause or retime entries.
     BEAT_HEALTH_CHECK_SECONDS = get_int("BEAT_HEALTH_CHECK_SECONDS", 0, minimum=0)

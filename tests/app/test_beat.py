@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -13,7 +15,7 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from clinic.models import WorkerHeartbeat
-from tests.support.procs import start_worker
+from tests.support.procs import start_beat, start_worker
 
 
 @pytest.fixture
@@ -91,3 +93,74 @@ def test_beat_health_passes_on_a_fresh_heartbeat_and_fails_on_a_stale_one():
 def test_beat_health_refuses_a_non_positive_limit():
     with pytest.raises(CommandError, match="--max-age must be a positive"):
         call_command("beat_health", "--max-age", "0")
+
+
+@pytest.fixture
+def every_second_noop():
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    # Expires at once: nothing piles up on the default queue for later tests.
+    task = PeriodicTask.objects.create(
+        name="beat-lock-test", interval=every_second, task="clinic.tasks.noop", expire_seconds=2
+    )
+    yield task
+    task.delete()
+
+
+def test_a_second_beat_stands_by_and_sends_nothing_until_the_first_one_stops(log_dir, every_second_noop, until):
+    first = start_beat(log_dir)
+    second = None
+    try:
+        first.wait_for_log("holding the beat lock", timeout=60)
+        first.wait_for_log("Sending due task beat-lock-test", timeout=30)
+        second = start_beat(log_dir)
+        second.wait_for_log("another beat holds the beat lock; standing by", timeout=60)
+        sent_by_first = first.output().count("Sending due task beat-lock-test")
+        until(lambda: first.output().count("Sending due task beat-lock-test") >= sent_by_first + 3, timeout=30)
+        assert "Sending due task" not in second.output()
+        assert "holding the beat lock" not in second.output()
+
+        assert first.stop() == 0
+        second.wait_for_log("holding the beat lock", timeout=30)
+        second.wait_for_log("Sending due task beat-lock-test", timeout=30)
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                proc.stop()
+
+
+def test_a_standing_by_beat_stops_promptly_on_sigterm(log_dir):
+    first = start_beat(log_dir)
+    try:
+        first.wait_for_log("holding the beat lock", timeout=60)
+        second = start_beat(log_dir)
+        second.wait_for_log("standing by", timeout=60)
+        started = time.monotonic()
+        second.stop(timeout=20)
+        assert time.monotonic() - started < 10
+        assert second.proc.returncode is not None
+        assert "holding the beat lock" not in second.output()
+    finally:
+        first.stop()
+
+
+def test_beat_exits_when_it_can_no_longer_prove_it_holds_the_lock(log_dir):
+    from django.db import connection
+
+    beat = start_beat(log_dir)
+    try:
+        beat.wait_for_log("holding the beat lock", timeout=60)
+        if connection.vendor == "postgresql":
+            # The lock's own session ends (a failover, a network cut, an admin's kill).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'clinic-beat-lock'"
+                )
+                assert cursor.fetchone() == (True,)
+        else:
+            # Someone deletes the lock file: another beat could now lock a new one.
+            lock_file = Path(str(settings.DATABASES["default"]["NAME"]) + ".beat.lock")
+            lock_file.unlink()
+        beat.wait_for_log("the beat lock is lost", timeout=30)
+        assert beat.proc.wait(30) == 1
+    finally:
+        beat.stop()

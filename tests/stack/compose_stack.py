@@ -153,6 +153,36 @@ class ComposeStackChecks:
         wait_until(lambda: fired() >= before + 2, 40, 2, "beat's heartbeat fired twice more")
         assert "beat: last heartbeat" in stack.exec("beat", "python", "manage.py", "beat_health").stdout
 
+    def test_a_scaled_up_second_beat_stands_by_instead_of_sending_every_task_twice(self, stack):
+        def beat_logs(number: str) -> str:
+            ids = run(
+                [
+                    "docker",
+                    "ps",
+                    "-q",
+                    "--filter",
+                    stack.label,
+                    "--filter",
+                    "label=com.docker.compose.service=beat",
+                    "--filter",
+                    f"label=com.docker.compose.container-number={number}",
+                ]
+            ).stdout.split()
+            assert len(ids) == 1, f"beat #{number}: {ids}"
+            return run(["docker", "logs", ids[0]]).stdout
+
+        stack.compose("up", "-d", "--no-recreate", "--no-deps", "--scale", "beat=2", "beat")
+        try:
+            wait_until(lambda: "standing by" in beat_logs("2"), 60, 1, "the second beat stands by")
+            sent = beat_logs("1").count("Sending due task health-check")
+            # The first keeps beat's 10 s heartbeat going; the second sends nothing meanwhile.
+            wait_until(lambda: beat_logs("1").count("Sending due task health-check") >= sent + 2, 40, 2, "#1 sends")
+            assert "Sending due task" not in beat_logs("2")
+        finally:
+            stack.compose("up", "-d", "--no-recreate", "--no-deps", "--scale", "beat=1", "beat")
+        service = "label=com.docker.compose.service=beat"
+        assert len(run(["docker", "ps", "-aq", "--filter", stack.label, "--filter", service]).stdout.split()) == 1
+
     def test_each_workers_stop_grace_covers_its_hard_time_limit(self, stack):
         limits, grace = queue_settings()
         containers = stack.containers()
