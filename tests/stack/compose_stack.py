@@ -63,6 +63,10 @@ class ComposeStack:
     def volumes(self) -> list[str]:
         return run(["docker", "volume", "ls", "-q", "--filter", self.label]).stdout.split()
 
+    @staticmethod
+    def anonymous_volumes() -> set[str]:
+        return set(run(["docker", "volume", "ls", "-q", "--filter", "dangling=true"]).stdout.split())
+
     def exec(self, service: str, *argv, check=True):
         return run(["docker", "exec", self.containers()[service]["Id"], *argv], check=check, timeout=120)
 
@@ -91,6 +95,7 @@ class ComposeStack:
 
 def start_stack(broker: str):
     stack = ComposeStack(broker)
+    stack.dangling_before = stack.anonymous_volumes()
     try:
         stack.up()
     except BaseException:
@@ -103,6 +108,7 @@ def stop_stack(stack: ComposeStack):
     stack.down()
     assert stack.containers() == {}, "down -v left containers behind"
     assert stack.volumes() == [], "down -v left volumes behind"
+    assert stack.anonymous_volumes() <= stack.dangling_before, "the stack left anonymous volumes behind"
 
 
 class ComposeStackChecks:
