@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from datetime import datetime
 
 from .support import (
     ARTIFACTS,
@@ -86,6 +87,11 @@ class ComposeStack:
         self.compose("up", "-d")
         wait_until(lambda: not self.not_ready() or None, 300, 2, f"every service healthy ({self.project})")
 
+    def stop(self) -> dict[str, dict]:
+        """`stop`, as `down` does first; returns each container's final state."""
+        self.compose("stop", timeout=600)
+        return {service: item["State"] for service, item in self.containers().items()}
+
     def down(self):
         logs = self.compose("logs", "--no-color", check=False)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -104,8 +110,28 @@ def start_stack(broker: str):
     return stack
 
 
+SERVERS = {"db", "redis"}
+
+
+def finished_at(state: dict) -> datetime:
+    """Docker's FinishedAt (nanoseconds, trailing zeros trimmed) as a datetime."""
+    stamp = state["FinishedAt"].rstrip("Z")
+    whole, _, fraction = stamp.partition(".")
+    return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00")
+
+
 def stop_stack(stack: ComposeStack):
-    stack.down()
+    states = stack.stop()
+    try:
+        # SIGTERM is enough for every process (137 would be Docker's SIGKILL after
+        # the grace period: a worker that did not finish its warm shutdown).
+        assert {service: state["ExitCode"] for service, state in states.items()} == dict.fromkeys(states, 0)
+        # The app stops before the servers it needs to shut down cleanly.
+        app_done = max(finished_at(state) for service, state in states.items() if service not in SERVERS)
+        for server in SERVERS & set(states):
+            assert finished_at(states[server]) >= app_done, f"{server} stopped before the app services"
+    finally:
+        stack.down()
     assert stack.containers() == {}, "down -v left containers behind"
     assert stack.volumes() == [], "down -v left volumes behind"
     assert stack.anonymous_volumes() <= stack.dangling_before, "the stack left anonymous volumes behind"
