@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.procs import start_beat, start_worker, stop_all  # noqa: E402
 from tests.support.servers import PostgresServer, RedisServer  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 BROKERS = ("redis", "sqlite", "postgres")
 API_TOKEN = secrets.token_urlsafe(32)
@@ -207,16 +208,6 @@ def beat(log_dir):
     proc = start_beat(log_dir)
     yield proc
     proc.stop()
-
-
-def wait_until(predicate, timeout=30, interval=0.1, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"{message} not met within {timeout} s")
 
 
 @pytest.fixture(scope="session")

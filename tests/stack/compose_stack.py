@@ -7,6 +7,11 @@ import json
 import os
 from datetime import datetime
 
+import pytest
+
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
+
 from .support import (
     ARTIFACTS,
     QUEUES,
@@ -16,10 +21,8 @@ from .support import (
     chromium,
     dev_env,
     environ,
-    free_port,
     run,
     screenshot,
-    wait_until,
 )
 
 
@@ -97,6 +100,18 @@ class ComposeStack:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / f"compose-{self.broker}.log").write_text(logs.stdout)
         self.compose("down", "-v", "--remove-orphans", timeout=600)
+
+
+def stack_fixture(broker: str):
+    """The module-scoped `stack` fixture of one variant's test module."""
+
+    @pytest.fixture(scope="module")
+    def stack():
+        running = start_stack(broker)
+        yield running
+        stop_stack(running)
+
+    return stack
 
 
 def start_stack(broker: str):

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "artifacts"
@@ -33,12 +33,6 @@ def dev_env() -> dict[str, str]:
     return parse_env_file(ROOT / "docker" / "dev.env")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run(argv, *, env=None, timeout=900, check=True, cwd=ROOT) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         argv, cwd=cwd, env=env, timeout=timeout, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -46,17 +40,6 @@ def run(argv, *, env=None, timeout=900, check=True, cwd=ROOT) -> subprocess.Comp
     if check and proc.returncode:
         raise AssertionError(f"{' '.join(map(str, argv))} exited {proc.returncode}:\n{proc.stdout[-6000:]}")
     return proc
-
-
-def wait_until(predicate, timeout: float, interval: float = 1.0, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{message}: not met within {timeout:g} s (last: {last!r})")
 
 
 @dataclass

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+from .compose_stack import ComposeStackChecks, stack_fixture
 
-from .compose_stack import ComposeStackChecks, start_stack, stop_stack
-
-
-@pytest.fixture(scope="module")
-def stack():
-    stack = start_stack("database")
-    yield stack
-    stop_stack(stack)
+stack = stack_fixture("database")
 
 
 class TestDatabaseBrokerCompose(ComposeStackChecks):

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import base64
 
-import pytest
+from tests.support.waiting import wait_until
 
-from .compose_stack import ComposeStackChecks, start_stack, stop_stack
-from .support import QUEUES, chromium, screenshot, statuses_seen, wait_until
+from .compose_stack import ComposeStackChecks, stack_fixture
+from .support import QUEUES, chromium, screenshot, statuses_seen
 
-
-@pytest.fixture(scope="module")
-def stack():
-    stack = start_stack("redis")
-    yield stack
-    stop_stack(stack)
+stack = stack_fixture("redis")
 
 
 class TestRedisCompose(ComposeStackChecks):

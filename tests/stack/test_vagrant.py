@@ -14,7 +14,9 @@ import subprocess
 
 import pytest
 
-from .support import ARTIFACTS, ROOT, Api, assert_each_queue_answers_on_its_own_worker, environ, free_port, run
+from tests.support.servers import free_port
+
+from .support import ARTIFACTS, ROOT, Api, assert_each_queue_answers_on_its_own_worker, environ, run
 
 
 def vault_value(name: str) -> str:
