@@ -42,7 +42,6 @@ class VagrantMachine:
     def __init__(self):
         self.dotfile = ROOT / "var" / f"vagrant-test-{os.getpid()}"
         self.web_port = free_port()
-        run(["bash", "scripts/docker-engine.sh"])
         self.env = environ(
             VAGRANT_DOTFILE_PATH=self.dotfile,
             CLINIC_VAGRANT_WEB_PORT=self.web_port,
