@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 
 import pytest
 
@@ -31,7 +30,7 @@ def vault_value(name: str) -> str:
 
 def docker_base_image() -> str:
     """debian:bookworm where a registry answers, else the project's own test-host image."""
-    pull = subprocess.run(["timeout", "60", "docker", "pull", "-q", "debian:bookworm"], capture_output=True)
+    pull = run(["timeout", "60", "docker", "pull", "-q", "debian:bookworm"], check=False)
     if pull.returncode == 0:
         return "debian:bookworm"
     run(["bash", "docker/test-host/build.sh", "12"])
@@ -78,7 +77,7 @@ def machine():
     finally:
         container_id = machine.destroy()
         if container_id:
-            gone = subprocess.run(["docker", "inspect", container_id], capture_output=True)
+            gone = run(["docker", "inspect", container_id], check=False)
             assert gone.returncode != 0, f"vagrant destroy -f left container {container_id}"
 
 
