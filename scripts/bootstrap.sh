@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what `make test`, `make run` and `make bench` need, idempotently.
 #   - Debian packages (as root): redis-server and postgresql for the real-server tests;
-#     with `stack` also docker-compose, vagrant, chromium and chromium-driver (tests/stack).
+#     with `stack` also docker-compose, vagrant, vagrant-libvirt (tests/stack validates the
+#     Vagrantfile's libvirt block, which needs the provider plugin), chromium and chromium-driver.
 #   - .venv: the toolchain and the app, from pinned requirements.
 # Elsewhere (not root, not Debian) it says exactly what is missing instead.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(redis-server postgresql python3-venv)
 if [[ ${1:-} == stack ]]; then
-  DEB_PACKAGES+=(docker-compose vagrant chromium chromium-driver)
+  DEB_PACKAGES+=(docker-compose vagrant vagrant-libvirt chromium chromium-driver)
 fi
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
