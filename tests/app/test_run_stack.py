@@ -16,7 +16,7 @@ import pytest
 
 from config.env import parse_env_file
 from config.routing import QUEUE_NAMES
-from tests.support.procs import APP_DIR
+from tests.support.procs import APP_DIR, start_beat
 from tests.support.servers import free_port
 
 ROOT = APP_DIR.parent
@@ -75,6 +75,7 @@ def stack(tmp_path_factory):
         "web": f"http://127.0.0.1:{web}",
         "flower": f"http://127.0.0.1:{flower}",
         "env": values,
+        "process_env": env,
         "output": run_dir / "run.out",
     }
     if proc.poll() is None:
@@ -120,6 +121,18 @@ def test_healthz_and_admin_answer(stack):
     status, _ = http("GET", f"{stack['web']}/admin/login/")
     assert status == 200
     assert http("GET", f"{stack['web']}/static/admin/css/base.css")[0] == 200
+
+
+def test_a_second_beat_started_beside_supervisors_beat_stands_by(stack):
+    # Supervisor's beat must hold the beat lock: a beat it runs without it (a --scheduler
+    # on its command line beats the setting) let this one send every periodic task twice.
+    env = {**stack["process_env"], "APP_ENV_FILE": str(stack["dir"] / "app.env")}
+    second = start_beat(stack["dir"], env=env, inherit_env=False)
+    try:
+        second.wait_for_log("another beat holds the beat lock; standing by", timeout=60)
+        assert "holding the beat lock" not in second.output()
+    finally:
+        second.stop()
 
 
 def test_stack_stops_cleanly_on_sigterm(stack):

@@ -14,7 +14,15 @@ APP_DIR = Path(__file__).resolve().parents[2] / "app"
 
 
 class CeleryProcess:
-    def __init__(self, args: list[str], log: Path, env: dict | None = None, name: str = "celery", app: str = "config"):
+    def __init__(
+        self,
+        args: list[str],
+        log: Path,
+        env: dict | None = None,
+        name: str = "celery",
+        app: str = "config",
+        inherit_env: bool = True,
+    ):
         self.name = name
         self.log = log
         self.args = [sys.executable, "-m", "celery", "-A", app, *args]
@@ -23,7 +31,8 @@ class CeleryProcess:
         self.proc = subprocess.Popen(
             self.args,
             cwd=APP_DIR,
-            env={**os.environ, **(env or {})},
+            # inherit_env=False: exactly `env`, for a process of another stack than the suite's.
+            env={**(os.environ if inherit_env else {}), **(env or {})},
             stdout=self._logfile,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -80,12 +89,13 @@ def start_worker(
     return worker
 
 
-def start_beat(log_dir: Path, env: dict | None = None) -> CeleryProcess:
+def start_beat(log_dir: Path, env: dict | None = None, inherit_env: bool = True) -> CeleryProcess:
     return CeleryProcess(
         ["beat", "-l", "info", "--pidfile=", "--max-interval", "1"],
         log_dir / f"beat-{uuid.uuid4().hex[:6]}.log",
         env=env,
         name="beat",
+        inherit_env=inherit_env,
     )
 
 
