@@ -44,9 +44,18 @@ class Command(BaseCommand):
             # No pidfile: a stale one is the classic reason beat refuses to start.
             commands.append([*celery, "beat", "-l", options["loglevel"], "--pidfile="])
 
-        children = [subprocess.Popen(command) for command in commands]
+        # Each child leads a process group of its own, so a signal to the runner's
+        # group (Ctrl-C, `timeout`, `kill -- -PGID`) reaches the runner alone. It then
+        # sends each child's main process one TERM: a worker's warm shutdown lets its
+        # tasks finish. A TERM that reached the pool directly killed the task in
+        # flight, and a second TERM on top of a warm shutdown could leave it hanging.
+        children = [subprocess.Popen(command, process_group=0) for command in commands]
+        stopping = []
 
-        def stop(signum, _frame):
+        def stop(_signum=None, _frame=None):
+            if stopping:
+                return
+            stopping.append(True)
             for child in children:
                 if child.poll() is None:
                     child.send_signal(signal.SIGTERM)
@@ -57,7 +66,7 @@ class Command(BaseCommand):
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
         finally:
-            stop(signal.SIGTERM, None)
+            stop()
             codes = [child.wait() for child in children]
         if any(codes):
             raise SystemExit(max(codes))
