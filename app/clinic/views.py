@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import math
 import re
 import uuid
+from collections import deque
 from datetime import date
 
 from celery.result import AsyncResult
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.http import JsonResponse
@@ -52,13 +54,99 @@ def api(methods):
     return decorate
 
 
+# --- Input -----------------------------------------------------------------------------
+# One parser for every body (read_json), one check for every string (check_text),
+# bounded numbers and strict dates: what a view gets can be stored, queued and
+# computed with, so bad input ends here as a 400 instead of a 500 or a failed task.
+
+MAX_DEPTH = 32  # no endpoint takes more than a list of ids
+MAX_INT = 2**63 - 1  # the widest integer column; JSON integers beyond it are refused
+# The range the report tasks compute with: they step a day or a week past the date
+# and turn local midnight into UTC, so the ends of date's own range would overflow.
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2999, 12, 31)
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class _Refused:
+    """A number JSON can hold but no field takes; read_json names the field it sat in."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _parse_int(text: str):
+    digits = len(text.lstrip("-"))
+    if digits > len(str(MAX_INT)) or abs(int(text)) > MAX_INT:
+        return _Refused(f"an integer too large ({digits} digits; at most {MAX_INT})")
+    return int(text)
+
+
+def _parse_float(text: str):
+    value = float(text)
+    return value if math.isfinite(value) else _Refused(f"a number too large ({_show(text)})")
+
+
+def _parse_constant(name: str):
+    return _Refused(f"{name}, which is not a number JSON allows")
+
+
+def _show(value, limit: int = 60) -> str:
+    """repr() for a message, cut short: the value may be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def check_text(value: str, where: str) -> str:
+    """Refuse what no database stores alike: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)."""
+    bad = _UNSTORABLE.search(value)
+    if bad is None:
+        return value
+    if bad.group() == "\x00":
+        raise BadRequest(f"{where} contains a NUL character")
+    raise BadRequest(f"{where} contains a lone surrogate (U+{ord(bad.group()):04X}), which is not valid text")
+
+
+def _check_tree(data) -> None:
+    """Walk the parsed body once: depth, numbers and every string (keys too), naming where."""
+    queue = deque([(None, data, 0)])
+    while queue:
+        where, value, depth = queue.popleft()
+        name = where or "request body"
+        if isinstance(value, _Refused):
+            raise BadRequest(f"{name} is {value.reason}")
+        if isinstance(value, str):
+            check_text(value, name)
+        elif isinstance(value, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise BadRequest(f"{name} is nested deeper than {MAX_DEPTH} levels")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    check_text(key, f"a key in {name}")
+                    label = key if len(key) <= 40 else f"{key[:40]}..."
+                    queue.append((f"{where}.{label}" if where else label, item, depth + 1))
+            else:
+                queue.extend((f"{name}[{index}]", item, depth + 1) for index, item in enumerate(value))
+
+
 def read_json(request) -> dict:
-    if not request.body:
+    """The request body as a dict whose values can all be stored and queued, or BadRequest."""
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise BadRequest(f"request body is too large (at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)") from None
+    if not body:
         raise BadRequest("request body must be a JSON object")
     try:
-        data = json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(body, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+    except RecursionError:
+        raise BadRequest(f"request body is nested too deeply (at most {MAX_DEPTH} levels)") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    _check_tree(data)
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object")
     return data
@@ -68,7 +156,7 @@ def require_text(data: dict, field: str, max_length: int, required: bool = True)
     value = data.get(field, "")
     if not isinstance(value, str):
         raise BadRequest(f"{field} must be a string")
-    value = value.strip()
+    value = check_text(value, field).strip()
     if required and not value:
         raise BadRequest(f"{field} is required")
     if len(value) > max_length:
@@ -77,23 +165,29 @@ def require_text(data: dict, field: str, max_length: int, required: bool = True)
 
 
 def require_int(value, field: str, minimum: int = 1, maximum: int = 2**31 - 1) -> int:
+    """An int, or a string of ASCII digits, within [minimum, maximum]."""
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        if len(value.lstrip("0")) > len(str(maximum)):
+            raise BadRequest(f"{field} must be between {minimum} and {maximum}, got {_show(value)}")
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and re.fullmatch(r"\d+", value):
-            value = int(value)
-        else:
-            raise BadRequest(f"{field} must be an integer, got {value!r}")
+        raise BadRequest(f"{field} must be an integer, got {_show(value)}")
     if not minimum <= value <= maximum:
-        raise BadRequest(f"{field} must be between {minimum} and {maximum}, got {value}")
+        raise BadRequest(f"{field} must be between {minimum} and {maximum}, got {_show(value)}")
     return value
 
 
 def parse_date(value, field: str) -> str:
-    if not isinstance(value, str):
-        raise BadRequest(f"{field} must be a date as YYYY-MM-DD")
+    """A date written as YYYY-MM-DD, between MIN_DATE and MAX_DATE."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise BadRequest(f"{field} must be a date as YYYY-MM-DD, got {_show(value)}")
     try:
-        return date.fromisoformat(value).isoformat()
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadRequest(f"{field}={value!r} is not a valid date (YYYY-MM-DD)") from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise BadRequest(f"{field} must be between {MIN_DATE} and {MAX_DATE}, got {value}")
+    return day.isoformat()
 
 
 def record(task_id: str, name: str) -> None:
@@ -111,7 +205,10 @@ def accepted(task_id: str, name: str, **extra) -> JsonResponse:
 def create_doctor(request):
     data = read_json(request)
     name = require_text(data, "name", 200)
-    email = require_text(data, "email", 254)
+    # Lower-cased before the length check: "İ" becomes two characters.
+    email = require_text(data, "email", 254).lower()
+    if len(email) > 254:
+        raise BadRequest("email is longer than 254 characters")
     specialty = require_text(data, "specialty", 100, required=False)
     try:
         validate_email(email)
@@ -120,7 +217,7 @@ def create_doctor(request):
     task_id = str(uuid.uuid4())
     try:
         with transaction.atomic():
-            doctor = Doctor.objects.create(name=name, email=email.lower(), specialty=specialty)
+            doctor = Doctor.objects.create(name=name, email=email, specialty=specialty)
             record(task_id, "clinic.tasks.send_welcome_email")
             # Queued once, and only if the doctor really exists: a worker that
             # picked the task up before COMMIT would not find the row.
@@ -140,8 +237,8 @@ def generate_report(request):
     data = read_json(request)
     kind = data.get("kind", "daily")
     jobs = {"daily": tasks.generate_daily_reports, "weekly": tasks.generate_weekly_report}
-    if kind not in jobs:
-        raise BadRequest(f"kind must be one of {sorted(jobs)}, got {kind!r}")
+    if not isinstance(kind, str) or kind not in jobs:
+        raise BadRequest(f"kind must be one of {sorted(jobs)}, got {_show(kind)}")
     day = parse_date(data["date"], "date") if data.get("date") is not None else None
     task = jobs[kind]
     task_id = str(uuid.uuid4())
@@ -185,7 +282,7 @@ def bulk_claims(request):
         raise BadRequest("claim_ids must be a non-empty list of claim ids")
     if len(ids) > MAX_BULK_CLAIMS:
         raise BadRequest(f"at most {MAX_BULK_CLAIMS} claims per request, got {len(ids)}")
-    ids = [require_int(value, "claim_ids[]") for value in ids]
+    ids = [require_int(value, f"claim_ids[{index}]") for index, value in enumerate(ids)]
     task_id = str(uuid.uuid4())
     record(task_id, tasks.process_bulk_claims.name)
     tasks.process_bulk_claims.apply_async((ids,), task_id=task_id)
@@ -211,7 +308,7 @@ def start_long_running(request):
 @api(["POST"])
 def ping_queue(request, queue):
     if queue not in QUEUE_NAMES:
-        raise BadRequest(f"unknown queue {queue!r}; the queues are {list(QUEUE_NAMES)}")
+        raise BadRequest(f"unknown queue {_show(queue)}; the queues are {list(QUEUE_NAMES)}")
     task_id = str(uuid.uuid4())
     record(task_id, tasks.health_check.name)
     tasks.health_check.apply_async(kwargs={"source": "api"}, queue=queue, routing_key=queue, task_id=task_id)
@@ -222,7 +319,7 @@ def known_result(task_id: str) -> tuple[AsyncResult, TaskRecord]:
     try:
         uuid.UUID(task_id)
     except ValueError:
-        raise BadRequest(f"task id {task_id!r} is malformed (expected a UUID)") from None
+        raise BadRequest(f"task id {_show(task_id)} is malformed (expected a UUID)") from None
     record_ = TaskRecord.objects.filter(task_id=task_id).first()
     if record_ is None:
         raise BadRequest(f"unknown task id {task_id}")
