@@ -116,6 +116,15 @@ def test_flower_refuses_anonymous_access_and_admits_its_user(stack):
     assert http("GET", stack["flower"], {"Authorization": f"Basic {token}"})[0] == 200
 
 
+def test_flowers_metrics_need_its_basic_auth_and_its_healthcheck_names_nothing(stack):
+    # /metrics names every worker and task type; Flower itself serves it to anyone.
+    assert http("GET", f"{stack['flower']}/metrics")[0] == 401
+    token = base64.b64encode(stack["env"]["FLOWER_BASIC_AUTH"].encode()).decode()
+    status, body = http("GET", f"{stack['flower']}/metrics", {"Authorization": f"Basic {token}"})
+    assert status == 200 and b"flower_" in body
+    assert http("GET", f"{stack['flower']}/healthcheck") == (200, b"OK")
+
+
 def test_healthz_and_admin_answer(stack):
     assert http("GET", f"{stack['web']}/healthz")[0] == 200
     status, _ = http("GET", f"{stack['web']}/admin/login/")
