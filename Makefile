@@ -1,5 +1,5 @@
 # Thin entry points; the logic lives in scripts/.
-.PHONY: help bootstrap test test-app test-deploy test-stack lint molecule up down compose-files compose-up compose-down run bench clean
+.PHONY: help bootstrap bootstrap-test test test-app test-deploy test-stack lint molecule up down compose-files compose-up compose-down run bench clean
 
 BROKERS ?= sqlite redis postgres
 PY := .venv/bin/python
@@ -7,20 +7,25 @@ PY := .venv/bin/python
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-bootstrap:  ## Install Debian packages (as root) and the pinned toolchain into .venv.
-	@bash scripts/bootstrap.sh
+# Each target bootstraps only what it needs; as root on Debian the script installs missing packages,
+# otherwise it names them (with the apt-get command) and stops.
+bootstrap:  ## The pinned toolchain into .venv (needs python3-venv): enough for run, lint, up, molecule.
+	@bash scripts/bootstrap.sh run
 
-test: bootstrap lint test-app test-deploy test-stack molecule  ## Everything CI runs: lint, app suite per broker, preflight, compose/Vagrant/browser, Molecule.
+bootstrap-test:  ## bootstrap, plus redis-server and postgresql, which the app suite and bench start.
+	@bash scripts/bootstrap.sh test
+
+test: bootstrap-test lint test-app test-deploy test-stack molecule  ## Everything CI runs: lint, app suite per broker, preflight, compose/Vagrant/browser, Molecule.
 
 lint: bootstrap  ## ruff, yamllint, ansible-lint (production profile), the migrations check.
-	.venv/bin/ruff check app tests scripts docker
-	.venv/bin/ruff format --check app tests scripts docker
+	.venv/bin/ruff check app tests scripts docker ansible
+	.venv/bin/ruff format --check app tests scripts docker ansible
 	$(PY) scripts/compose.py --check
 	.venv/bin/yamllint -s .
 	PATH=$(CURDIR)/.venv/bin:$$PATH ANSIBLE_VAULT_PASSWORD_FILE=inventory/local/vault-password.txt .venv/bin/ansible-lint -q --profile production
 	cd app && DJANGO_DEBUG=true APP_DATA_DIR=$$(mktemp -d) ../$(PY) manage.py makemigrations --check --dry-run
 
-test-app: bootstrap  ## The app suite once per broker (BROKERS="sqlite redis postgres").
+test-app: bootstrap-test  ## The app suite once per broker (BROKERS="sqlite redis postgres").
 	@bash scripts/test-app.sh $(BROKERS)
 
 test-deploy: bootstrap  ## site.yml's preflight against bad inventories (no host is contacted).
@@ -54,7 +59,7 @@ compose-down:  ## Stop the compose dev stack and delete its volumes (BROKER=redi
 run: bootstrap  ## The whole stack here under Supervisor (SQLite; Redis if REDIS_URL is set). Ctrl-C stops it.
 	$(PY) scripts/run.py
 
-bench: bootstrap  ## Throughput and latency per broker against a bare Celery worker: docs/bench.json + .png
+bench: bootstrap-test  ## Throughput and latency per broker against a bare Celery worker: docs/bench.json + .png
 	$(PY) scripts/bench.py
 
 clean:  ## Remove .venv and var/.

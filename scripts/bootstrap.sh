@@ -1,30 +1,41 @@
 #!/usr/bin/env bash
-# Install what `make test`, `make run` and `make bench` need, idempotently.
-#   - Debian packages (as root): redis-server and postgresql for the real-server tests;
-#     with `stack` also docker-compose, vagrant, vagrant-libvirt (tests/stack validates the
-#     Vagrantfile's libvirt block, which needs the provider plugin), chromium and chromium-driver.
-#   - .venv: the toolchain and the app, from pinned requirements.
-# Elsewhere (not root, not Debian) it says exactly what is missing instead.
+# Install what a make target needs, idempotently: scripts/bootstrap.sh [run|test|stack]
+#   run    python3-venv for .venv: `make run` (SQLite, or the external Redis REDIS_URL names),
+#          lint, the preflight tests, `make up` and `make molecule` need nothing more;
+#   test   (the default) also redis-server and postgresql, which the app suite and `make bench`
+#          start themselves;
+#   stack  python3-venv, docker-compose, vagrant, vagrant-libvirt (tests/stack validates the
+#          Vagrantfile's libvirt block, which needs the provider plugin), chromium, chromium-driver.
+# Then .venv: the toolchain and the app, from pinned requirements.
+# Root is needed only to install a missing package (on Debian): otherwise the script names
+# exactly what is missing and the apt-get command, and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(redis-server postgresql python3-venv)
-if [[ ${1:-} == stack ]]; then
-  DEB_PACKAGES+=(docker-compose vagrant vagrant-libvirt chromium chromium-driver)
-fi
+target=${1:-test}
+case "$#:$target" in
+  [01]:run) DEB_PACKAGES=(python3-venv) ;;
+  [01]:test) DEB_PACKAGES=(redis-server postgresql python3-venv) ;;
+  1:stack) DEB_PACKAGES=(python3-venv docker-compose vagrant vagrant-libvirt chromium chromium-driver) ;;
+  *)
+    echo "usage: scripts/bootstrap.sh [run|test|stack]   (default: test)" >&2
+    exit 2
+    ;;
+esac
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    echo "bootstrap: installing Debian packages: ${missing[*]}"
+    echo "bootstrap ($target): installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "bootstrap: missing Debian packages: ${missing[*]}" >&2
-    echo "bootstrap: run as root on Debian, or: sudo apt-get install ${missing[*]}" >&2
+    echo "bootstrap ($target): missing Debian packages: ${missing[*]}" >&2
+    echo "bootstrap ($target): install them as root (or run this as root on Debian), then again:" >&2
+    echo "  sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
 fi

@@ -13,6 +13,10 @@ A second beat stands by and takes over when the holder's lock goes away (its
 process ended, its connection closed): a hot spare, never a duplicate. If the
 lock's connection is lost, beat exits, so that its supervisor restarts it and it
 competes again; it never keeps sending without the lock.
+
+The default schedule (settings.CELERY_BEAT_SCHEDULE) only seeds the database:
+see seed_entry. DatabaseScheduler's own start-up copy rewrites every entry's
+schedule from settings, which would undo the admin's retiming at each beat start.
 """
 
 from __future__ import annotations
@@ -24,13 +28,53 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django_celery_beat.schedulers import DatabaseScheduler
+from django.db import transaction
+from django.db.models import Model
+from django_celery_beat.models import PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler, ModelEntry
 
 from .brokers import pgmq_conn_string
 
 logger = logging.getLogger(__name__)
 
 BEAT_LOCK_KEY = 0x62656174  # "beat"
+
+# An entry's timing, which the admin owns once the entry exists: its "Schedule"
+# section and "Enabled". Everything else settings name (task, args, kwargs,
+# execution options) follows settings at every sync.
+ADMIN_OWNED_FIELDS = ("interval", "crontab", "solar", "clocked", "start_time", "one_off", "enabled")
+TIMING_DEFAULTS = {"start_time": None, "one_off": False, "enabled": True}
+
+
+def seed_entry(name: str, entry: dict, reset: bool = False) -> tuple[PeriodicTask, str]:
+    """Put one entry of the default schedule into the database without undoing the admin's edits.
+
+    Missing: created from settings. Present: what it runs is brought up to date,
+    its timing stays as the admin left it, unless ``reset`` puts settings' timing
+    back. Returns the row and "created", "reset", "updated" or "kept".
+    """
+    fields = ModelEntry._unpack_fields(**entry)
+    with transaction.atomic():
+        task, created = PeriodicTask.objects.select_for_update().get_or_create(
+            name=name, defaults={**TIMING_DEFAULTS, **fields}
+        )
+        if created:
+            return task, "created"
+        if reset:
+            wanted = {**TIMING_DEFAULTS, **fields}
+        else:
+            wanted = {key: value for key, value in fields.items() if key not in ADMIN_OWNED_FIELDS}
+        changed = {
+            key: value
+            for key, value in wanted.items()
+            if task.serializable_value(key) != (value.pk if isinstance(value, Model) else value)
+        }
+        if not changed:
+            return task, "kept"
+        for key, value in changed.items():
+            setattr(task, key, value)
+        task.save()
+        return task, "reset" if reset else "updated"
 
 
 class BeatLockLost(RuntimeError):
@@ -136,6 +180,19 @@ class SingleBeatScheduler(DatabaseScheduler):
         self._lock = lock
         logger.info("beat: holding the beat lock: this is the one beat")
         super().setup_schedule()
+
+    def update_from_dict(self, mapping):
+        # Called at start with settings' schedule (and Celery's own entries): seed, never overwrite.
+        entries = {}
+        for name, entry in mapping.items():
+            try:
+                task, _ = seed_entry(name, entry)
+            except Exception:
+                logger.exception("beat: cannot add the periodic task %r from settings", name)
+                continue
+            if task.enabled:
+                entries[name] = self.Entry(task, app=self.app)
+        self.schedule.update(entries)
 
     def tick(self, *args, **kwargs):
         if self._lock is not None and not self._lock.held():
