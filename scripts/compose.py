@@ -1,7 +1,7 @@
 """Render docker/compose.yml (Redis) and docker/compose.db-broker.yml (database broker).
 
 One template (docker/compose.yml.j2), the queue list of app/config/queues.json,
-the per-queue worker settings of ansible/roles/celery/defaults/main.yml and the
+the per-queue worker settings of ansible/roles/celery/{defaults,vars}/main.yml and the
 Celery user's ACL rules of ansible/roles/redis/defaults/main.yml: the compose
 stack and the Ansible deploy cannot drift apart.
 
@@ -26,10 +26,18 @@ VARIANTS = {"redis": "compose.yml", "database": "compose.db-broker.yml"}
 
 def queue_settings() -> tuple[list[dict], int]:
     routing = json.loads((ROOT / "app" / "config" / "queues.json").read_text())
-    defaults = yaml.safe_load((ROOT / "ansible" / "roles" / "celery" / "defaults" / "main.yml").read_text())
+    role = ROOT / "ansible" / "roles" / "celery"
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    builtin = yaml.safe_load((role / "vars" / "main.yml").read_text())
     queues = []
     for name, description in routing["queues"].items():
-        settings = {**defaults["celery_queue_defaults"], **(defaults["celery_queue_overrides"] or {}).get(name, {})}
+        # The role's merge, key by key (vars/main.yml's celery_queue_settings).
+        settings = {
+            **builtin["celery_builtin_queue_defaults"],
+            **(defaults["celery_queue_defaults"] or {}),
+            **builtin["celery_builtin_queue_settings"].get(name, {}),
+            **(defaults["celery_queue_overrides"] or {}).get(name, {}),
+        }
         queues.append({"name": name, "description": description, **settings})
     return queues, int(defaults["celery_stop_grace_seconds"])
 
@@ -37,6 +45,11 @@ def queue_settings() -> tuple[list[dict], int]:
 def redis_celery_permissions() -> str:
     defaults = yaml.safe_load((ROOT / "ansible" / "roles" / "redis" / "defaults" / "main.yml").read_text())
     return defaults["redis_celery_permissions"]
+
+
+def redis_default_user_rules() -> str:
+    role_vars = yaml.safe_load((ROOT / "ansible" / "roles" / "redis" / "vars" / "main.yml").read_text())
+    return role_vars["redis_default_user_rules"]
 
 
 def render() -> dict[Path, str]:
@@ -56,6 +69,7 @@ def render() -> dict[Path, str]:
             queues=queues,
             stop_grace_seconds=grace,
             redis_celery_permissions=redis_celery_permissions(),
+            redis_default_user_rules=redis_default_user_rules(),
         )
         for broker, filename in VARIANTS.items()
     }

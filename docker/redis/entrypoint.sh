@@ -1,5 +1,7 @@
 #!/bin/sh
-# Redis for the dev stack, with the same rules as the redis role: `user default off`,
+# Redis for the dev stack, with the same rules as the redis role: the default user
+# off (REDIS_DEFAULT_USER_RULES, from redis_default_user_rules: off, yet able to replay
+# the AOF's transactions),
 # one Celery user with the role's ACL rules (REDIS_CELERY_PERMISSIONS, rendered into
 # the compose file from redis_celery_permissions) and its password stored as a sha256
 # hash, noeviction, appendonly. User and password come from REDIS_URL
@@ -20,9 +22,10 @@ if [ "${1:-}" = "--ping" ]; then
   REDISCLI_AUTH=$password exec redis-cli --no-auth-warning --user "$user" -h 127.0.0.1 PING
 fi
 rules=${REDIS_CELERY_PERMISSIONS:?REDIS_CELERY_PERMISSIONS is not set (the compose file sets it)}
+default_rules=${REDIS_DEFAULT_USER_RULES:?REDIS_DEFAULT_USER_RULES is not set (the compose file sets it)}
 hash=$(printf '%s' "$password" | sha256sum | cut -d' ' -f1)
 umask 077
-printf 'user default off\nuser %s on #%s %s\n' "$user" "$hash" "$rules" >/run/redis/users.acl
+printf 'user default %s\nuser %s on #%s %s\n' "$default_rules" "$user" "$hash" "$rules" >/run/redis/users.acl
 exec redis-server --bind 0.0.0.0 --protected-mode yes --port 6379 --dir /var/lib/redis \
   --aclfile /run/redis/users.acl --maxmemory-policy noeviction --appendonly yes \
   --save 60 1000 --daemonize no --logfile ""

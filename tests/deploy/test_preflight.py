@@ -18,6 +18,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 UNREACHABLE = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh", "ansible_user": "nobody"}
+# Secrets long enough for every rule (every inventory below has them unless a test says
+# otherwise); distinctive, so a test can prove none is printed.
+SECRETS = {
+    "django_secret_key": "k" * 60,
+    "django_api_token": "t" * 40,
+    "django_flower_basic_auth": "admin:" + "f" * 16,
+    "postgresql_app_password": "p" * 16,
+}
 
 
 def playbook(*args: str, **env_extra: str) -> subprocess.CompletedProcess:
@@ -36,7 +44,7 @@ def playbook(*args: str, **env_extra: str) -> subprocess.CompletedProcess:
 
 
 def run_site(tmp_path: Path, groups: dict[str, dict[str, dict]], all_vars: dict | None = None):
-    inventory = {"all": {"vars": {**UNREACHABLE, **(all_vars or {})}, "children": {}}}
+    inventory = {"all": {"vars": {**UNREACHABLE, **SECRETS, **(all_vars or {})}, "children": {}}}
     for group, hosts in groups.items():
         inventory["all"]["children"][group] = {"hosts": {h: (v or None) for h, v in hosts.items()}}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
@@ -147,3 +155,217 @@ def test_the_production_example_passes_the_preflight():
     out = done.stdout + done.stderr
     assert "PLAY [Redis" in out, out  # the preflight let it through; the next play found no host (port 9)
     assert "UNREACHABLE" in out and done.returncode == 4, out
+
+
+# --- A complete single-host inventory, and one bad input at a time ----------------------
+
+
+def valid_single_host(**host_vars):
+    """Every group on app1 with beat on: passes the preflight; host_vars change one thing."""
+    groups = single_host_groups()
+    groups["worker"] = {"app1": host_vars}
+    groups["beat"] = {"app1": {"celery_beat_enabled": True}}
+    return groups
+
+
+def run_one_host(tmp_path, all_vars: dict | None = None, **host_vars):
+    return run_site(tmp_path, valid_single_host(**host_vars), all_vars)
+
+
+def passed(done) -> str:
+    out = done.stdout + done.stderr
+    assert "PLAY [Redis" in out, out  # the preflight let it through; the next play found no host (port 9)
+    assert "UNREACHABLE" in out and done.returncode == 4, out
+    return out
+
+
+def test_a_complete_single_host_inventory_passes_the_preflight(tmp_path):
+    passed(run_one_host(tmp_path))
+
+
+@pytest.mark.parametrize("auth", ["", "admin:", ":" + "s" * 16, "admin:short"])
+def test_flower_without_a_basic_auth_user_and_password_is_refused(tmp_path, auth):
+    out = refused(run_one_host(tmp_path, {"django_flower_basic_auth": auth}))
+    assert "app1: Flower runs here, so django_flower_basic_auth must be user:password" in out
+    if auth:
+        assert auth not in out.replace("django_flower_basic_auth", "")
+
+
+def test_flower_basic_auth_may_stay_empty_where_flower_does_not_run(tmp_path):
+    passed(run_one_host(tmp_path, {"django_flower_basic_auth": "", "celery_flower_enabled": False}))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CELERY_BROKER_URL", "rabbit://guest:hunter2secret@mq.internal:5672//"),
+        ("CELERY_BROKER_URL", "redis://celery:hunter2secret@10.0.0.5/0;memory://"),
+        ("REDIS_URL", "amqp://celery:hunter2secret@10.0.0.5:5672//"),
+        ("django_redis_url", "rediss//celery:hunter2secret@10.0.0.5:6379/0"),
+    ],
+)
+def test_an_explicit_broker_url_with_an_unknown_scheme_is_refused_without_printing_it(tmp_path, variable, value):
+    extra = {"django_redis_url": value} if variable == "django_redis_url" else {"django_env_extra": {variable: value}}
+    out = refused(run_one_host(tmp_path, extra))
+    name = variable if variable == "django_redis_url" else f"django_env_extra.{variable}"
+    assert f"app1: {name} must start with" in out
+    assert "hunter2secret" not in out
+
+
+def test_a_known_explicit_broker_url_passes(tmp_path):
+    extra = {"django_env_extra": {"CELERY_BROKER_URL": "amqp://celery:hunter2secret@10.0.0.5:5672//"}}
+    passed(run_one_host(tmp_path, extra))
+
+
+def test_a_redis_port_out_of_range_is_refused_as_out_of_range(tmp_path):
+    groups = valid_single_host()
+    groups["redis"] = {"app1": {"redis_port": 70000}}
+    out = refused(run_site(tmp_path, groups))
+    assert "app1: redis_port 70000 must be an integer in 1-65535" in out
+    assert "redis_bind_address" not in out
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:8000", "10.0.2.11:8000", "[::]:8000"])
+def test_gunicorn_bound_beyond_loopback_is_refused_without_the_public_opt_in(tmp_path, bind):
+    out = refused(run_one_host(tmp_path, {"django_web_bind": bind}))
+    assert f"app1: django_web_bind={bind} listens beyond loopback" in out
+    assert "django_web_public: true" in out
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:8001", "localhost:8000", "[::1]:8000", "unix:/run/clinic/web.sock"])
+def test_gunicorn_on_loopback_or_a_unix_socket_needs_no_opt_in(tmp_path, bind):
+    passed(run_one_host(tmp_path, {"django_web_bind": bind}))
+
+
+def test_gunicorn_beyond_loopback_passes_with_the_public_opt_in(tmp_path):
+    passed(run_one_host(tmp_path, {"django_web_bind": "0.0.0.0:8000", "django_web_public": True}))
+
+
+def test_an_override_for_a_queue_missing_from_the_routing_table_is_refused(tmp_path):
+    out = refused(run_one_host(tmp_path, celery_queue_overrides={"emails": {"concurrency": 2}}))
+    assert "app1: celery_queue_overrides names ['emails']" in out
+
+
+def queue_settings(tmp_path, **celery_vars) -> dict:
+    """The celery role's effective per-queue settings, evaluated on the controller only.
+
+    The role's own tasks are not tagged `probe`, so none runs: only the argument
+    spec check (tagged `always`) and the debug below, on localhost, change nothing.
+    """
+    play = [
+        {
+            "name": "Probe the celery role's computed queue settings",
+            "hosts": "app1",
+            "gather_facts": False,
+            "vars": {
+                "django_deployment": {"name": "clinic", "broker": "redis", "visibility_timeout": 3600},
+                # Its default names role_path, which only the role's own tasks know.
+                "celery_routing_file": str(ROOT / "app" / "config" / "queues.json"),
+                **celery_vars,
+            },
+            "roles": ["celery"],
+            "post_tasks": [
+                {"name": "Show them", "ansible.builtin.debug": {"var": "celery_workers"}, "tags": ["probe"]}
+            ],
+        }
+    ]
+    (tmp_path / "probe.yml").write_text(yaml.safe_dump(play))
+    inventory = {"all": {"children": {"worker": {"hosts": {"app1": {"ansible_connection": "local"}}}}}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        PATH=f"{ANSIBLE_PLAYBOOK.parent}:{os.environ['PATH']}",
+    )
+    done = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", str(tmp_path / "hosts.yml"), "--tags", "probe", str(tmp_path / "probe.yml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    tasks = yaml.safe_load(done.stdout)["plays"][0]["tasks"]
+    workers = tasks[-1]["hosts"]["app1"]["celery_workers"]
+    return {w["name"]: w for w in workers}
+
+
+def test_a_partial_celery_queue_defaults_keeps_the_other_built_in_keys(tmp_path):
+    queues = queue_settings(tmp_path, celery_queue_defaults={"concurrency": 3})
+    assert queues["default"] == {
+        "name": "default",
+        "concurrency": 3,
+        "pool": "prefork",
+        "prefetch_multiplier": 4,
+        "max_tasks_per_child": 1000,
+        "soft_time_limit": 300,
+        "time_limit": 360,
+    }
+    assert queues["monitoring"]["concurrency"] == 1  # the queue's own built-in setting wins over the defaults
+    assert queues["reports"]["time_limit"] == 1860
+
+
+def test_overriding_one_key_of_a_queue_keeps_its_other_built_in_settings(tmp_path):
+    queues = queue_settings(tmp_path, celery_queue_overrides={"reports": {"concurrency": 5}})
+    reports = queues["reports"]
+    assert (reports["concurrency"], reports["prefetch_multiplier"]) == (5, 1)
+    assert (reports["soft_time_limit"], reports["time_limit"]) == (1800, 1860)
+    assert queues["monitoring"]["concurrency"] == 1
+
+
+def test_overrides_apply_key_by_key_over_the_users_defaults(tmp_path):
+    queues = queue_settings(
+        tmp_path,
+        celery_queue_defaults={"max_tasks_per_child": 50, "soft_time_limit": 100, "time_limit": 120},
+        celery_queue_overrides={"cache": {"time_limit": 200}},
+    )
+    assert (queues["cache"]["soft_time_limit"], queues["cache"]["time_limit"]) == (100, 200)
+    assert queues["default"]["max_tasks_per_child"] == 50
+    assert (queues["reports"]["max_tasks_per_child"], queues["reports"]["time_limit"]) == (50, 1860)
+
+
+def test_a_partial_celery_queue_defaults_passes_the_preflight(tmp_path):
+    passed(run_one_host(tmp_path, celery_queue_defaults={"concurrency": 3}))
+
+
+def test_a_soft_time_limit_not_below_the_hard_one_is_refused_before_any_host(tmp_path):
+    out = refused(run_one_host(tmp_path, celery_queue_overrides={"default": {"soft_time_limit": 400}}))
+    assert "app1: soft_time_limit 400 of queue default (celery_queue_overrides.default.soft_time_limit)" in out
+    assert "must be below time_limit 360" in out
+
+
+def test_a_queue_time_limit_not_below_the_visibility_timeout_is_refused_before_any_host(tmp_path):
+    out = refused(run_one_host(tmp_path, {"django_env_extra": {"CELERY_VISIBILITY_TIMEOUT": "1800"}}))
+    assert "app1: time_limit 1860 of queue reports (built in; set celery_queue_overrides.reports.time_limit)" in out
+    assert "must be below CELERY_VISIBILITY_TIMEOUT 1800 (django_env_extra.CELERY_VISIBILITY_TIMEOUT)" in out
+
+
+def test_env_extra_time_limits_out_of_order_are_refused_before_any_host(tmp_path):
+    extra = {"django_env_extra": {"CELERY_TASK_SOFT_TIME_LIMIT": "400", "CELERY_TASK_TIME_LIMIT": "360"}}
+    out = refused(run_one_host(tmp_path, extra))
+    assert "app1: django_env_extra.CELERY_TASK_SOFT_TIME_LIMIT (400) must be below CELERY_TASK_TIME_LIMIT (360)" in out
+
+
+def test_env_extra_visibility_timeout_below_the_env_hard_limit_is_refused_before_any_host(tmp_path):
+    extra = {"django_env_extra": {"CELERY_TASK_TIME_LIMIT": "4000", "CELERY_TASK_SOFT_TIME_LIMIT": "3900"}}
+    out = refused(run_one_host(tmp_path, extra))
+    assert "django_env_extra.CELERY_VISIBILITY_TIMEOUT (3600) must exceed" in out
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "rule"),
+    [
+        ("django_secret_key", "tooshort-SECRETVALUE", "django_secret_key needs 50+ characters"),
+        ("django_api_token", "tooshort-SECRETVALUE", "django_api_token needs 32+ characters"),
+        ("postgresql_app_password", "SECRETVALUE", "postgresql_app_password needs 12+ characters"),
+        ("django_api_token", "SECRETVALUE" + "t" * 32 + "\nline2", "django_api_token must hold no line break"),
+    ],
+)
+def test_a_bad_secret_is_refused_naming_the_variable_and_rule_without_its_value(tmp_path, variable, value, rule):
+    out = refused(run_one_host(tmp_path, {variable: value}))
+    assert f"app1: {rule}" in out
+    assert "SECRETVALUE" not in out
+    assert "censored" not in out

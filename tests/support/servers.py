@@ -19,12 +19,17 @@ from pathlib import Path
 
 import yaml
 
-REDIS_ROLE_DEFAULTS = Path(__file__).resolve().parents[2] / "ansible" / "roles" / "redis" / "defaults" / "main.yml"
+REDIS_ROLE = Path(__file__).resolve().parents[2] / "ansible" / "roles" / "redis"
 
 
 def redis_celery_permissions() -> str:
     """The Celery user's ACL rules, as the redis role defines them."""
-    return yaml.safe_load(REDIS_ROLE_DEFAULTS.read_text())["redis_celery_permissions"]
+    return yaml.safe_load((REDIS_ROLE / "defaults" / "main.yml").read_text())["redis_celery_permissions"]
+
+
+def redis_default_user_rules() -> str:
+    """The default user's ACL rules, as the redis role defines them (off, yet able to replay the AOF)."""
+    return yaml.safe_load((REDIS_ROLE / "vars" / "main.yml").read_text())["redis_default_user_rules"]
 
 
 class ServerError(RuntimeError):
@@ -67,13 +72,14 @@ class RedisServer:
 
     user = "celery"
 
-    def __init__(self, base: Path | None = None, password: str = "test-redis-password"):
+    def __init__(self, base: Path | None = None, password: str = "test-redis-password", appendonly: bool = False):
         self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not Path(self.binary).exists():
             raise ServerError("redis-server not found: apt-get install redis-server (make test does this)")
         self.dir = Path(tempfile.mkdtemp(prefix="redis-", dir=base))
         self.port = free_port()
         self.password = password
+        self.appendonly = appendonly
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -83,16 +89,28 @@ class RedisServer:
     def start(self) -> RedisServer:
         acl = self.dir / "users.acl"
         # The redis role's rules: no anonymous access, no dangerous or admin commands.
-        acl.write_text(f"user default off\nuser {self.user} on >{self.password} {redis_celery_permissions()}\n")
+        acl.write_text(
+            f"user default {redis_default_user_rules()}\n"
+            f"user {self.user} on >{self.password} {redis_celery_permissions()}\n"
+        )
         conf = self.dir / "redis.conf"
         conf.write_text(
             f"port {self.port}\nbind 127.0.0.1\nprotected-mode yes\ndir {self.dir}\n"
-            f'aclfile {acl}\nsave ""\nappendonly no\nmaxmemory-policy noeviction\n'
+            f'aclfile {acl}\nsave ""\nappendonly {"yes" if self.appendonly else "no"}\nmaxmemory-policy noeviction\n'
             f"logfile {self.dir / 'redis.log'}\ndaemonize no\n"
         )
         self.proc = subprocess.Popen([self.binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_for_port(self.port, 15, self.proc, self.dir / "redis.log")
         return self
+
+    def restart(self) -> RedisServer:
+        """Stop (SIGTERM, as systemctl does) and start again on the same port and data."""
+        stop_process(self.proc)
+        return self.start()
+
+    def log(self) -> str:
+        path = self.dir / "redis.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
         if self.proc:
