@@ -111,13 +111,24 @@ class GeneratedReport(models.Model):
 
 
 class WorkerHeartbeat(models.Model):
-    """Last time each queue's worker answered a health_check task."""
+    """Last sign of life of a worker on a queue.
+
+    source "probe"/"beat": the worker answered a health_check task (a round trip).
+    source "worker": the worker's main process beat on its timer (clinic/heartbeat.py);
+    only these rows fill pid, concurrency, active, connected and stopped_at, and
+    /healthz reads them.
+    """
 
     queue = models.CharField(max_length=100)
     hostname = models.CharField(max_length=255)
     source = models.CharField(max_length=50, default="probe")
     seen_at = models.DateTimeField(default=timezone.now)
     count = models.PositiveIntegerField(default=0)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    concurrency = models.PositiveIntegerField(null=True, blank=True, help_text="pool slots")
+    active = models.PositiveIntegerField(null=True, blank=True, help_text="tasks running in the pool")
+    connected = models.BooleanField(null=True, blank=True, help_text="the consumer holds a broker connection")
+    stopped_at = models.DateTimeField(null=True, blank=True, help_text="the worker shut down cleanly")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["queue", "hostname", "source"], name="one_heartbeat_row")]
@@ -147,3 +158,19 @@ class ProgressRun(models.Model):
 
     def __str__(self):
         return f"{self.task_id}: {self.done}/{self.total}"
+
+
+class TaskExecution(models.Model):
+    """One row per run of the drill task, written by the task itself.
+
+    Drills count every id they enqueue against these rows: an id with no finished
+    row was lost, an id with two rows ran twice (`manage.py drill report`).
+    """
+
+    task_id = models.CharField(max_length=255, db_index=True)
+    hostname = models.CharField(max_length=255)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.task_id}@{self.hostname}"

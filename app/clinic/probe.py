@@ -4,6 +4,11 @@ queue must come back from a worker of that queue within the timeout.
 This works on every broker, including the database brokers where
 ``celery inspect ping`` gets no answer (no fanout, or reply-queue names that
 pgmq cannot hold).
+
+It costs a task per queue and up to ``timeout`` seconds, and a busy queue fails
+it, so it is for operators and CI only: ``manage.py probe_queues`` and
+``/healthz?deep=1`` behind the API token. Anonymous /healthz reads the workers'
+heartbeats instead (clinic/heartbeat.py).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from .models import (
     MedicalReport,
     Patient,
     ProgressRun,
+    TaskExecution,
     TaskRecord,
     WorkerHeartbeat,
 )
@@ -453,6 +454,16 @@ def health_check(self, source: str = "probe") -> dict:
     if not created:
         WorkerHeartbeat.objects.filter(pk=row.pk).update(seen_at=now, count=F("count") + 1)
     return {"queue": queue, "hostname": hostname, "at": now.isoformat()}
+
+
+@shared_task(bind=True)
+def drill_work(self, seconds: float = 1.0) -> str:
+    """The drills' task: records each of its runs (TaskExecution), so that what a
+    failure lost or ran twice is counted by the task itself, not inferred."""
+    run = TaskExecution.objects.create(task_id=self.request.id, hostname=self.request.hostname or "unknown")
+    time.sleep(seconds)
+    TaskExecution.objects.filter(pk=run.pk).update(finished_at=timezone.now())
+    return self.request.id
 
 
 @shared_task

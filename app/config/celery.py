@@ -28,3 +28,9 @@ def _configure_transport(**_kwargs):
 
 
 app.on_after_configure.connect(_configure_transport, weak=False)
+
+# Each worker's main process records a heartbeat per queue on a timer; /healthz
+# reads those rows instead of sending a task through every queue.
+from clinic import heartbeat  # noqa: E402  (after the app: it imports nothing of Django's here)
+
+heartbeat.connect_signals()

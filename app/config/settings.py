@@ -159,6 +159,15 @@ try:
     CLAIM_AUTO_APPROVE_LIMIT = get_float("CLAIM_AUTO_APPROVE_LIMIT", 5000.0, minimum=0)
     APPOINTMENT_EXPIRY_GRACE_MINUTES = get_int("APPOINTMENT_EXPIRY_GRACE_MINUTES", 30, minimum=0)
     EMAIL_RATE_LIMIT = get_str("EMAIL_RATE_LIMIT", "20/s")
+
+    # --- Health ---------------------------------------------------------------------
+    # Each worker's main process writes a heartbeat row per queue this often
+    # (clinic/heartbeat.py); /healthz calls a worker down after 3 missed beats.
+    WORKER_HEARTBEAT_SECONDS = get_float("WORKER_HEARTBEAT_SECONDS", 10.0, minimum=0.5)
+    # Anonymous /healthz answers from a per-process copy at most this old: a flood
+    # of requests costs one database query per web process per period.
+    HEALTHZ_CACHE_SECONDS = get_float("HEALTHZ_CACHE_SECONDS", 1.0, minimum=0)
+    # /healthz?deep=1 (API token only) waits this long for each queue's probe task.
     HEALTHZ_PROBE_TIMEOUT = get_float("HEALTHZ_PROBE_TIMEOUT", 5.0, minimum=0.1)
 
     # --- Celery -------------------------------------------------------------------
@@ -199,8 +208,11 @@ try:
     CELERY_WORKER_MAX_TASKS_PER_CHILD = get_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 1000, minimum=1)  # leaks
     CELERY_WORKER_MAX_MEMORY_PER_CHILD = get_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 512000, minimum=1)  # KiB
     CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before Redis waits, not exits
-    # On connection loss, unacked tasks are redelivered elsewhere: stop running them here.
-    CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+    # On a broker restart the tasks in flight run to their end. Cancelling them (Celery's
+    # option) raced kombu's restore of unacked messages while Redis was still down: the
+    # restart drill (tests/app/test_redis_restart.py) lost or doubled a task per run that
+    # way, and none with the tasks left to finish.
+    CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
     CELERY_TASK_DEFAULT_QUEUE = routing.DEFAULT_QUEUE
     CELERY_TASK_QUEUES = routing.TASK_QUEUES
     CELERY_TASK_ROUTES = routing.TASK_ROUTES
@@ -215,7 +227,12 @@ try:
 
     # The visibility timeout must outlast the longest task and the longest
     # countdown, or a task is delivered a second time while still running/waiting.
-    CELERY_VISIBILITY_TIMEOUT = get_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
+    # It is also how long the task of a worker that died (SIGKILL, OOM, a lost host)
+    # waits before another worker runs it: Redis holds it unacknowledged until then.
+    # 2400 s: the longest built-in hard limit (the reports queue's 1860 s) plus its
+    # stop grace and a margin, not Celery's 3600 (a dead worker's task waited an hour).
+    # Raise it with any queue's time_limit; the preflight refuses it below one.
+    CELERY_VISIBILITY_TIMEOUT = get_int("CELERY_VISIBILITY_TIMEOUT", 2400, minimum=1)
     _longest_wait = max(CELERY_TASK_TIME_LIMIT, REMINDER_RETRY_DELAY, REPORT_RETRY_BACKOFF_MAX)
     if CELERY_VISIBILITY_TIMEOUT <= _longest_wait:
         raise EnvError(

@@ -43,6 +43,8 @@ TEST_SETTINGS = {
     "REPORT_RETRY_BACKOFF": "1",
     "REPORT_RETRY_BACKOFF_MAX": "1",
     "HEALTHZ_PROBE_TIMEOUT": "3",
+    # Workers beat every second: a silent one is down after 3 s.
+    "WORKER_HEARTBEAT_SECONDS": "1",
     "LOG_LEVEL": "WARNING",
 }
 
