@@ -352,7 +352,7 @@ def test_env_extra_time_limits_out_of_order_are_refused_before_any_host(tmp_path
 def test_env_extra_visibility_timeout_below_the_env_hard_limit_is_refused_before_any_host(tmp_path):
     extra = {"django_env_extra": {"CELERY_TASK_TIME_LIMIT": "4000", "CELERY_TASK_SOFT_TIME_LIMIT": "3900"}}
     out = refused(run_one_host(tmp_path, extra))
-    assert "django_env_extra.CELERY_VISIBILITY_TIMEOUT (3600) must exceed" in out
+    assert "django_env_extra.CELERY_VISIBILITY_TIMEOUT (2400) must exceed" in out
 
 
 @pytest.mark.parametrize(
