@@ -224,7 +224,7 @@ def main() -> int:
             "\n".join(
                 [
                     "",
-                    f"The stack is up ({broker}). Every queue answered a probe task.",
+                    f"The stack is up ({broker}): every program RUNNING, /healthz says every queue has a live worker.",
                     f"  web          {web}/healthz   (JSON API under {web}/api/, token: API_TOKEN in {env_file})",
                     f"  admin        {web}/admin/     (user admin, password: ADMIN_PASSWORD in {env_file})",
                     f"  flower       {flower}/        (FLOWER_BASIC_AUTH in {env_file})",

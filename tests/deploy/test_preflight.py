@@ -28,13 +28,13 @@ SECRETS = {
 }
 
 
-def playbook(*args: str, **env_extra: str) -> subprocess.CompletedProcess:
+def playbook(*args: str, book: str = "site.yml", **env_extra: str) -> subprocess.CompletedProcess:
     """ansible-playbook site.yml with the project's config and none of the caller's ANSIBLE_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_TIMEOUT="3", **env_extra)
     env["PATH"] = f"{ANSIBLE_PLAYBOOK.parent}:{env['PATH']}"
     return subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), *args, str(ROOT / "site.yml")],
+        [str(ANSIBLE_PLAYBOOK), *args, str(ROOT / book)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -43,12 +43,12 @@ def playbook(*args: str, **env_extra: str) -> subprocess.CompletedProcess:
     )
 
 
-def run_site(tmp_path: Path, groups: dict[str, dict[str, dict]], all_vars: dict | None = None):
+def run_site(tmp_path: Path, groups: dict[str, dict[str, dict]], all_vars: dict | None = None, book: str = "site.yml"):
     inventory = {"all": {"vars": {**UNREACHABLE, **SECRETS, **(all_vars or {})}, "children": {}}}
     for group, hosts in groups.items():
         inventory["all"]["children"][group] = {"hosts": {h: (v or None) for h, v in hosts.items()}}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    return playbook("-i", str(tmp_path / "hosts.yml"))
+    return playbook("-i", str(tmp_path / "hosts.yml"), book=book)
 
 
 def refused(done) -> str:
@@ -369,3 +369,26 @@ def test_a_bad_secret_is_refused_naming_the_variable_and_rule_without_its_value(
     assert f"app1: {rule}" in out
     assert "SECRETVALUE" not in out
     assert "censored" not in out
+
+
+def test_the_preflight_playbook_alone_passes_a_good_inventory_without_contacting_any_host(tmp_path):
+    # Every host is 127.0.0.1 port 9, where nothing listens: one connection attempt
+    # would make it UNREACHABLE.
+    done = run_site(tmp_path, valid_single_host(), book="preflight.yml")
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "UNREACHABLE" not in out and "unreachable=0" in out
+    assert "PLAY [Redis" not in out
+
+
+def test_the_preflight_playbook_alone_refuses_a_bad_inventory(tmp_path):
+    done = run_site(tmp_path, valid_single_host(django_web_bind="0.0.0.0:8000"), book="preflight.yml")
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "UNREACHABLE" not in out
+    assert "django_web_public" in out
+
+
+@pytest.mark.parametrize("pool", ["gevent", "eventlet"])
+def test_a_pool_whose_package_the_app_does_not_install_is_refused(tmp_path, pool):
+    out = refused(run_one_host(tmp_path, {"celery_queue_overrides": {"default": {"pool": pool}}}))
+    assert f'pool "{pool}" of queue default' in out and "celery_queue_overrides.default.pool" in out
