@@ -1,9 +1,9 @@
 """Render docker/compose.yml (Redis) and docker/compose.db-broker.yml (database broker).
 
 One template (docker/compose.yml.j2), the queue list of app/config/queues.json,
-the per-queue worker settings of ansible/roles/celery/{defaults,vars}/main.yml and the
-Celery user's ACL rules of ansible/roles/redis/defaults/main.yml: the compose
-stack and the Ansible deploy cannot drift apart.
+the per-queue worker settings and the Redis ACL rules of the roles (read by
+scripts/role_settings.py, as make run reads them): the compose stack and the
+Ansible deploy cannot drift apart.
 
     python scripts/compose.py            write both files
     python scripts/compose.py --check    exit 1 if a committed file is stale
@@ -12,44 +12,15 @@ stack and the Ansible deploy cannot drift apart.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import jinja2
-import yaml
+from role_settings import queue_settings, redis_celery_permissions, redis_default_user_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "docker" / "compose.yml.j2"
 VARIANTS = {"redis": "compose.yml", "database": "compose.db-broker.yml"}
-
-
-def queue_settings() -> tuple[list[dict], int]:
-    routing = json.loads((ROOT / "app" / "config" / "queues.json").read_text())
-    role = ROOT / "ansible" / "roles" / "celery"
-    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
-    builtin = yaml.safe_load((role / "vars" / "main.yml").read_text())
-    queues = []
-    for name, description in routing["queues"].items():
-        # The role's merge, key by key (vars/main.yml's celery_queue_settings).
-        settings = {
-            **builtin["celery_builtin_queue_defaults"],
-            **(defaults["celery_queue_defaults"] or {}),
-            **builtin["celery_builtin_queue_settings"].get(name, {}),
-            **(defaults["celery_queue_overrides"] or {}).get(name, {}),
-        }
-        queues.append({"name": name, "description": description, **settings})
-    return queues, int(defaults["celery_stop_grace_seconds"])
-
-
-def redis_celery_permissions() -> str:
-    defaults = yaml.safe_load((ROOT / "ansible" / "roles" / "redis" / "defaults" / "main.yml").read_text())
-    return defaults["redis_celery_permissions"]
-
-
-def redis_default_user_rules() -> str:
-    role_vars = yaml.safe_load((ROOT / "ansible" / "roles" / "redis" / "vars" / "main.yml").read_text())
-    return role_vars["redis_default_user_rules"]
 
 
 def render() -> dict[Path, str]:

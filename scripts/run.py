@@ -29,8 +29,9 @@ APP_DIR = ROOT / "app"
 VENV = Path(sys.prefix)
 sys.path.insert(0, str(APP_DIR))
 
+from role_settings import queue_settings  # noqa: E402
+
 from config.env import parse_env_file, write_env_file  # noqa: E402
-from config.routing import QUEUE_NAMES  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -164,18 +165,13 @@ def main() -> int:
         supervisor_socket_mode="0700",
         supervisor_nodaemon=True,
     )
-    for queue in QUEUE_NAMES:
-        spec = dict(
-            name=queue,
-            concurrency=args.concurrency,
-            pool="prefork",
-            prefetch_multiplier=1 if queue == "reports" else 4,  # long tasks: one at a time
-            max_tasks_per_child=1000,
-            soft_time_limit=300,
-            time_limit=360,
-        )
-        program = dict(common, queue=spec, stop_grace_seconds=30)
-        render(jinja, "worker.conf.j2", include_dir / f"worker-{queue}.conf", supervisor_program=program)
+    # The celery role's settings of each queue (its limits and prefetch), as compose
+    # and the deploy render them; only the concurrency is this machine's (--concurrency).
+    queues, stop_grace = queue_settings()
+    for queue in queues:
+        spec = dict(queue, concurrency=args.concurrency)
+        program = dict(common, queue=spec, stop_grace_seconds=stop_grace)
+        render(jinja, "worker.conf.j2", include_dir / f"worker-{queue['name']}.conf", supervisor_program=program)
     # Program templates take one dict, supervisor_program, as the supervisor role passes it.
     render(jinja, "beat.conf.j2", include_dir / "beat.conf", supervisor_program=common)
     flower = dict(common, flower_address="127.0.0.1", flower_port=args.flower_port)

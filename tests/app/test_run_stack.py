@@ -110,6 +110,19 @@ def test_supervisor_runs_one_worker_per_queue_one_beat_flower_and_web(stack):
     assert oct(conf.parent.joinpath("supervisor.sock").stat().st_mode & 0o777) == "0o700"
 
 
+def test_make_runs_workers_carry_each_queues_settings_from_the_celery_role(stack):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from role_settings import queue_settings
+
+    queues, grace = queue_settings()
+    assert {q["name"] for q in queues} == set(QUEUE_NAMES)
+    for queue in queues:
+        text = (stack["dir"] / "supervisor" / "conf.d" / f"worker-{queue['name']}.conf").read_text()
+        assert f"--prefetch-multiplier {queue['prefetch_multiplier']}" in text
+        assert f"--soft-time-limit {queue['soft_time_limit']} --time-limit {queue['time_limit']}" in text
+        assert f"stopwaitsecs={queue['time_limit'] + grace}" in text
+
+
 def test_flower_refuses_anonymous_access_and_admits_its_user(stack):
     assert http("GET", stack["flower"])[0] == 401
     token = base64.b64encode(stack["env"]["FLOWER_BASIC_AUTH"].encode()).decode()
