@@ -27,8 +27,8 @@ from .support import (
 
 
 def queue_settings():
-    """scripts/compose.py's merge of queues.json and the celery role's per-queue settings."""
-    spec = importlib.util.spec_from_file_location("compose_render", ROOT / "scripts" / "compose.py")
+    """The celery role's per-queue settings as compose.py and make run render them (scripts/role_settings.py)."""
+    spec = importlib.util.spec_from_file_location("role_settings", ROOT / "scripts" / "role_settings.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.queue_settings()
