@@ -5,13 +5,15 @@ import os
 from celery import Celery
 
 from .env import load_env_file
+from .task_base import RequeueOnDatabaseLoss
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Now, not when Django's settings are first touched: `celery flower` reads its
 # FLOWER_* options from the environment before it ever reads a setting.
 load_env_file()
 
-app = Celery("clinic")
+# Every task: one cut off by a lost database runs again (config/task_base.py).
+app = Celery("clinic", task_cls=RequeueOnDatabaseLoss)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

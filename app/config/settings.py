@@ -257,6 +257,8 @@ try:
         CELERY_BROKER_TRANSPORT_OPTIONS = dict(_redis_options)
         CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
     elif BROKER.kind == brokers.PGMQ:
+        # kombu's transport with settles that outlast a PostgreSQL restart (see the module).
+        CELERY_BROKER_TRANSPORT = "config.pgmq_transport:Transport"
         CELERY_BROKER_TRANSPORT_OPTIONS = {
             "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
             "init_extension": False,  # installed by the clinic migration, no server extension

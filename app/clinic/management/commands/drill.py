@@ -4,9 +4,11 @@
     manage.py drill report --ids /tmp/drill.ids [--wait 120]
 
 The task records each run itself (clinic.models.TaskExecution). The report prints
-JSON: enqueued, completed (ids with a finished run), duplicated (ids run more than
-once), lost (ids never finished), running (ids started and not finished yet), and
-exits 0 only when every id finished exactly once. With --wait it polls until that
+JSON: enqueued, completed (ids with a finished run), duplicated (ids run to the end
+more than once), lost (ids never finished), running (ids started and not finished
+yet), interrupted (runs cut off before their end, by a killed worker or a lost
+database, and so run again: the redelivery that at-least-once promises, not a
+duplicate), runs (all runs), and exits 0 only when every id finished exactly once. With --wait it polls until that
 holds or the time is up, so a drill waits for redeliveries without guessing.
 """
 
@@ -35,9 +37,10 @@ def count(ids: list[str]) -> dict:
     return {
         "enqueued": len(ids),
         "completed": len(finished),
-        "duplicated": sum(1 for row in runs.values() if row["runs"] > 1),
+        "duplicated": sum(1 for row in runs.values() if row["finished"] > 1),
         "lost": len(ids) - len(finished),
         "running": sum(1 for row in runs.values() if row["finished"] == 0),
+        "interrupted": sum(row["runs"] - row["finished"] for row in runs.values() if row["finished"]),
         "runs": sum(row["runs"] for row in runs.values()),
     }
 

@@ -1,0 +1,90 @@
+"""A PostgreSQL restart under the database broker (pgmq) loses no task and runs none twice.
+
+With no Redis, the queue lives in the app's own PostgreSQL database, so a restart of
+PostgreSQL takes the broker, the results and the tasks' own writes away at once.
+This test runs in every suite: it starts its own PostgreSQL, migrates it with the
+app's own `migrate` (which installs the pgmq schema) and points a worker at it,
+exactly as the deployed db-broker stack is shaped. The drill task records each run
+in that database, and `manage.py drill report` counts them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.support.procs import APP_DIR, start_worker
+from tests.support.servers import PostgresServer
+from tests.support.waiting import wait_until
+
+
+def _manage(env: dict, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=APP_DIR,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_a_postgresql_restart_under_load_loses_no_task_and_runs_none_twice(tmp_path, log_dir):
+    server = PostgresServer(tmp_path).start()
+    # Empty values win over the suite's env file: no Redis, so pgmq on this database.
+    # Prefetch multiplier 1: the reports worker as the celery role deploys it, where two
+    # deliveries whose ack was lost filled the prefetch window and the worker stopped consuming.
+    env = {
+        "DATABASE_URL": server.url,
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "",
+        "CELERY_WORKER_PREFETCH_MULTIPLIER": "1",
+    }
+    worker = None
+    try:
+        migrated = _manage(env, "migrate", "--noinput")
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
+        worker = start_worker(["reports"], log_dir, concurrency=2, env=env, name="pg-restart")
+        worker.wait_for_log(" ready.", 90)
+        ids = tmp_path / "drill.ids"
+        sent = _manage(
+            env, "drill", "enqueue", "--queue", "reports", "--count", "30", "--seconds", "0.5", "--ids", str(ids)
+        )
+        assert sent.returncode == 0, sent.stderr[-3000:]
+
+        def finished() -> int:
+            out = server.psql(
+                "SELECT count(*) FROM clinic_taskexecution WHERE finished_at IS NOT NULL", database=server.database
+            )
+            return int(out.strip())
+
+        wait_until(lambda: finished() >= 4, 60, 0.2, "the worker drains")
+
+        server.restart()
+
+        # The 10 s visibility timeout of the suite bounds any redelivery; past it a task
+        # still queued means the worker stopped consuming.
+        report = _manage(env, "drill", "report", "--ids", str(ids), "--wait", "90")
+        figures = json.loads(report.stdout.strip().splitlines()[-1])
+        assert (figures["lost"], figures["duplicated"]) == (0, 0), (figures, worker.output()[-4000:])
+        assert report.returncode == 0, report.stderr[-2000:]
+    finally:
+        if worker is not None:
+            worker.stop()
+        server.stop()
+
+
+def test_a_task_error_on_a_database_that_still_answers_is_not_taken_for_a_lost_connection():
+    """A lock timeout or a constraint must fail the task, not requeue it forever."""
+    from django.db import OperationalError, connection
+
+    from config.task_base import database_connection_lost
+
+    connection.ensure_connection()
+    assert not database_connection_lost(OperationalError("canceling statement due to lock timeout"))
+    assert not database_connection_lost(ValueError("not a database error"))
+    connection.close()
+    connection.connection = None
+    assert database_connection_lost(OperationalError("connection refused"))
