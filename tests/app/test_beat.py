@@ -95,33 +95,22 @@ def test_beat_health_refuses_a_non_positive_limit():
         call_command("beat_health", "--max-age", "0")
 
 
-@pytest.fixture
-def every_second_noop():
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    # Expires at once: nothing piles up on the default queue for later tests.
-    task = PeriodicTask.objects.create(
-        name="beat-lock-test", interval=every_second, task="clinic.tasks.noop", expire_seconds=2
-    )
-    yield task
-    task.delete()
-
-
 def test_a_second_beat_stands_by_and_sends_nothing_until_the_first_one_stops(log_dir, every_second_noop, until):
     first = start_beat(log_dir)
     second = None
     try:
         first.wait_for_log("holding the beat lock", timeout=60)
-        first.wait_for_log("Sending due task beat-lock-test", timeout=30)
+        first.wait_for_log("Sending due task every-second-noop", timeout=30)
         second = start_beat(log_dir)
         second.wait_for_log("another beat holds the beat lock; standing by", timeout=60)
-        sent_by_first = first.output().count("Sending due task beat-lock-test")
-        until(lambda: first.output().count("Sending due task beat-lock-test") >= sent_by_first + 3, timeout=30)
+        sent_by_first = first.output().count("Sending due task every-second-noop")
+        until(lambda: first.output().count("Sending due task every-second-noop") >= sent_by_first + 3, timeout=30)
         assert "Sending due task" not in second.output()
         assert "holding the beat lock" not in second.output()
 
         assert first.stop() == 0
         second.wait_for_log("holding the beat lock", timeout=30)
-        second.wait_for_log("Sending due task beat-lock-test", timeout=30)
+        second.wait_for_log("Sending due task every-second-noop", timeout=30)
     finally:
         for proc in (first, second):
             if proc is not None:
