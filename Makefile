@@ -1,5 +1,5 @@
 # Thin entry points; the logic lives in scripts/.
-.PHONY: help bootstrap bootstrap-test test test-app test-deploy test-stack lint molecule up down compose-files compose-up compose-down run bench clean
+.PHONY: help bootstrap bootstrap-test test test-app test-deploy test-stack lint molecule up down compose-files compose-up compose-down run bench clean collection
 
 BROKERS ?= sqlite redis postgres
 PY := .venv/bin/python
@@ -28,7 +28,7 @@ lint: bootstrap  ## ruff, yamllint, ansible-lint (production profile), the migra
 test-app: bootstrap-test  ## The app suite once per broker (BROKERS="sqlite redis postgres").
 	@bash scripts/test-app.sh $(BROKERS)
 
-test-deploy: bootstrap  ## site.yml's preflight against bad inventories (no host is contacted).
+test-deploy: bootstrap  ## The preflight against bad inventories, the collection built and installed offline (no host contacted).
 	$(PY) -m pytest -p no:cacheprovider tests/deploy
 
 test-stack: bootstrap  ## The compose stacks (both brokers), vagrant up --provider=docker, headless Chromium.
@@ -38,6 +38,9 @@ test-stack: bootstrap  ## The compose stacks (both brokers), vagrant up --provid
 SCENARIO ?=
 molecule: bootstrap  ## Molecule scenarios on Debian 12 and 13 side by side (SCENARIO=default|db-broker; all by default).
 	@bash scripts/molecule.sh $(SCENARIO)
+
+collection: bootstrap  ## Build the collection tarball (django_celery-deploy-<version>.tar.gz) into var/collection/.
+	.venv/bin/ansible-galaxy collection build ansible --output-path var/collection --force
 
 up: bootstrap  ## Deploy the whole stack with site.yml into a local Debian container; prints URLs and credentials.
 	@bash scripts/up.sh

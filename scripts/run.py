@@ -2,7 +2,7 @@
 """make run: the whole stack on this machine, unprivileged, under Supervisor.
 
 web (gunicorn), one Celery worker per queue, one beat and Flower, rendered from
-the same supervisor/*.j2 program definitions the Ansible roles use. SQLite and
+the same program templates the Ansible roles use (the supervisor role's templates/). SQLite and
 the database broker by default; Redis when REDIS_URL is set.
 
 Runs in the foreground: prints where to look once every queue answers a probe,
@@ -140,7 +140,7 @@ def main() -> int:
 
     # Not HTML: Supervisor ini files, rendered exactly as Ansible renders them (no autoescape).
     jinja = Environment(  # noqa: S701
-        loader=FileSystemLoader(ROOT / "supervisor"),
+        loader=FileSystemLoader(ROOT / "ansible" / "roles" / "supervisor" / "templates"),
         undefined=StrictUndefined,
         trim_blocks=True,
         keep_trailing_newline=True,

@@ -26,6 +26,8 @@ SECRETS = {
     "django_flower_basic_auth": "admin:" + "f" * 16,
     "postgresql_app_password": "p" * 16,
 }
+# The project these inventories describe: the clinic example, as inventory/local says.
+PROJECT = yaml.safe_load((ROOT / "inventory" / "local" / "group_vars" / "all" / "project.yml").read_text())
 
 
 def playbook(*args: str, book: str = "site.yml", **env_extra: str) -> subprocess.CompletedProcess:
@@ -44,7 +46,7 @@ def playbook(*args: str, book: str = "site.yml", **env_extra: str) -> subprocess
 
 
 def run_site(tmp_path: Path, groups: dict[str, dict[str, dict]], all_vars: dict | None = None, book: str = "site.yml"):
-    inventory = {"all": {"vars": {**UNREACHABLE, **SECRETS, **(all_vars or {})}, "children": {}}}
+    inventory = {"all": {"vars": {**UNREACHABLE, **SECRETS, **PROJECT, **(all_vars or {})}, "children": {}}}
     for group, hosts in groups.items():
         inventory["all"]["children"][group] = {"hosts": {h: (v or None) for h, v in hosts.items()}}
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
@@ -259,11 +261,10 @@ def queue_settings(tmp_path, **celery_vars) -> dict:
             "gather_facts": False,
             "vars": {
                 "django_deployment": {"name": "clinic", "broker": "redis", "visibility_timeout": 3600},
-                # Its default names role_path, which only the role's own tasks know.
                 "celery_routing_file": str(ROOT / "app" / "config" / "queues.json"),
                 **celery_vars,
             },
-            "roles": ["celery"],
+            "roles": ["django_celery.deploy.celery"],
             "post_tasks": [
                 {"name": "Show them", "ansible.builtin.debug": {"var": "celery_workers"}, "tags": ["probe"]}
             ],
