@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("tasks/<str:task_id>", views.task_status, name="task-status"),
     path("tasks/<str:task_id>/progress", views.task_progress, name="task-progress"),
     path("queues/<str:queue>/ping", views.ping_queue, name="ping-queue"),
+    re_path(r"^(?P<rest>.*)$", views.not_found),  # last: every other /api/ path
 ]

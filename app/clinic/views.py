@@ -20,7 +20,7 @@ from django.core.validators import validate_email
 from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
 from config.celery import app as celery_app
 from config.routing import QUEUE_NAMES
@@ -38,9 +38,13 @@ def api(methods):
 
     def decorate(view):
         @csrf_exempt  # token auth, no cookies: CSRF does not apply
-        @require_http_methods(methods)
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                response = JsonResponse({"error": f"method {request.method} not allowed; use {', '.join(methods)}"})
+                response.status_code = 405
+                response["Allow"] = ", ".join(methods)
+                return response
             if settings.API_TOKEN:
                 supplied = request.headers.get("Authorization", "")
                 expected = f"Bearer {settings.API_TOKEN}"
@@ -134,8 +138,21 @@ def _check_tree(data) -> None:
                 queue.extend((f"{name}[{index}]", item, depth + 1) for index, item in enumerate(value))
 
 
-def read_json(request) -> dict:
-    """The request body as a dict whose values can all be stored and queued, or BadRequest."""
+def _refuse_duplicate_keys(pairs: list) -> dict:
+    # json.loads keeps the last of two equal keys: {"kind": "daily", "kind": "weekly"}
+    # would run the weekly report although the client wrote daily first.
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise BadRequest(f"field {_show(key)} is given twice")
+        seen[key] = value
+    return seen
+
+
+def read_json(request, fields: tuple[str, ...]) -> dict:
+    """The request body as a dict of the view's `fields` whose values can all be stored and
+    queued, or BadRequest. A field the view does not read is refused: a misspelt optional
+    field would otherwise fall back to its default without a word."""
     try:
         body = request.body
     except RequestDataTooBig:
@@ -143,7 +160,13 @@ def read_json(request) -> dict:
     if not body:
         raise BadRequest("request body must be a JSON object")
     try:
-        data = json.loads(body, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+        data = json.loads(
+            body,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+            object_pairs_hook=_refuse_duplicate_keys,
+        )
     except RecursionError:
         raise BadRequest(f"request body is nested too deeply (at most {MAX_DEPTH} levels)") from None
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
@@ -151,6 +174,9 @@ def read_json(request) -> dict:
     _check_tree(data)
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object")
+    unknown = [key for key in data if key not in fields]
+    if unknown:
+        raise BadRequest(f"unknown field {_show(unknown[0])}; the fields are {list(fields)}")
     return data
 
 
@@ -200,12 +226,18 @@ def accepted(task_id: str, name: str, **extra) -> JsonResponse:
     return JsonResponse({"task_id": task_id, "task": name, "status_url": f"/api/tasks/{task_id}", **extra}, status=202)
 
 
+@csrf_exempt
+def not_found(request, rest=""):
+    """Any other path under /api/: JSON like every answer of the API, not Django's HTML page."""
+    return JsonResponse({"error": f"no API endpoint {_show(request.path)}; see the README's API table"}, status=404)
+
+
 # --- Doctors ----------------------------------------------------------------------------
 
 
 @api(["POST"])
 def create_doctor(request):
-    data = read_json(request)
+    data = read_json(request, ("name", "email", "specialty"))
     name = require_text(data, "name", 200)
     # Lower-cased before the length check: "İ" becomes two characters.
     email = require_text(data, "email", 254).lower()
@@ -236,7 +268,7 @@ def create_doctor(request):
 
 @api(["POST"])
 def generate_report(request):
-    data = read_json(request)
+    data = read_json(request, ("kind", "date"))
     kind = data.get("kind", "daily")
     jobs = {"daily": tasks.generate_daily_reports, "weekly": tasks.generate_weekly_report}
     if not isinstance(kind, str) or kind not in jobs:
@@ -263,7 +295,7 @@ def process_report(request, report_id):
 
 @api(["POST"])
 def doctor_statistics(request):
-    data = read_json(request)
+    data = read_json(request, ("date",))
     day = parse_date(data.get("date"), "date")
     task_id = str(uuid.uuid4())
     record(task_id, tasks.summarize_doctor_statistics.name)
@@ -278,7 +310,7 @@ MAX_BULK_CLAIMS = 1000
 
 @api(["POST"])
 def bulk_claims(request):
-    data = read_json(request)
+    data = read_json(request, ("claim_ids",))
     ids = data.get("claim_ids")
     if not isinstance(ids, list) or not ids:
         raise BadRequest("claim_ids must be a non-empty list of claim ids")
@@ -296,7 +328,7 @@ def bulk_claims(request):
 
 @api(["POST"])
 def start_long_running(request):
-    data = read_json(request)
+    data = read_json(request, ("total", "step_seconds"))
     total = require_int(data.get("total", 10), "total", 1, 1000)
     step = data.get("step_seconds", 1.0)
     if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 <= step <= 10:

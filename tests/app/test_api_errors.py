@@ -213,3 +213,33 @@ def test_an_email_that_grows_when_lowercased_is_a_400_not_an_overlong_row(api):
     email = "\u0130" * 64 + "@" + ("a" * 60 + ".") * 3 + "test"
     assert len(email) <= 254 < len(email.lower())
     assert_400(api.post("/api/doctors", {"name": "Long", "email": email}), "email", "254")
+
+
+# --- Fields nobody reads: a typo must not fall back to a default silently -----------------
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/api/doctors", {"name": "A", "email": "unknown-field@example.com", "foo": 1}, "foo"),
+        ("/api/reports", {"kind": "daily", "dat": "2020-01-01"}, "dat"),
+        ("/api/workflows/doctor-statistics", {"date": "2026-01-01", "Date": "2026-01-02"}, "Date"),
+        ("/api/claims/bulk", {"claim_ids": [1], "claim_id": [2]}, "claim_id"),
+        ("/api/tasks/long-running", {"total": 2, "steps": 1}, "steps"),
+    ],
+)
+def test_a_field_the_endpoint_does_not_know_is_a_400_naming_it(api, url, body, field):
+    error = assert_400(api.post(url, body), f"unknown field '{field}'")
+    assert "the fields are" in error
+
+
+def test_a_field_given_twice_is_a_400_naming_it(api):
+    raw = b'{"kind": "daily", "date": "2026-01-01", "kind": "weekly"}'
+    assert_400(post_bytes(api, "/api/reports", raw), "field 'kind' is given twice")
+
+
+def test_an_unknown_api_path_and_a_wrong_method_answer_json(api):
+    missing = api.get("/api/no-such-thing")
+    assert missing.status_code == 404 and "error" in missing.json()
+    wrong = api.get("/api/doctors")
+    assert wrong.status_code == 405 and "POST" in wrong.json()["error"]
