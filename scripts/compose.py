@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import jinja2
-from role_settings import queue_settings, redis_celery_permissions, redis_default_user_rules
+from role_settings import project_programs, queue_settings, redis_celery_permissions, redis_default_user_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "docker" / "compose.yml.j2"
@@ -41,6 +41,7 @@ def render() -> dict[Path, str]:
             stop_grace_seconds=grace,
             redis_celery_permissions=redis_celery_permissions(),
             redis_default_user_rules=redis_default_user_rules(),
+            **project_programs(),
         )
         for broker, filename in VARIANTS.items()
     }

@@ -37,6 +37,17 @@ def queue_settings() -> tuple[list[dict], int]:
     return queues, int(defaults["celery_stop_grace_seconds"])
 
 
+def project_programs() -> dict[str, str]:
+    """What the clinic example's programs run, from the inventory that describes it
+    (inventory/local/group_vars/all/project.yml), with the django role's defaults."""
+    project = _yaml(ROOT / "inventory" / "local" / "group_vars" / "all" / "project.yml")
+    module = project.get("django_project_module") or project["django_app_name"]
+    return {
+        "celery_app": project.get("django_celery_app", module),
+        "wsgi_app": project.get("django_wsgi_app", f"{module}.wsgi:application"),
+    }
+
+
 def redis_celery_permissions() -> str:
     return _yaml(ROLES / "redis" / "defaults" / "main.yml")["redis_celery_permissions"]
 

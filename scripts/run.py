@@ -29,7 +29,7 @@ APP_DIR = ROOT / "app"
 VENV = Path(sys.prefix)
 sys.path.insert(0, str(APP_DIR))
 
-from role_settings import queue_settings  # noqa: E402
+from role_settings import project_programs, queue_settings  # noqa: E402
 
 from config.env import parse_env_file, write_env_file  # noqa: E402
 
@@ -145,8 +145,10 @@ def main() -> int:
         trim_blocks=True,
         keep_trailing_newline=True,
     )  # as Ansible's template module
+    programs = project_programs()
     common = dict(
         program_prefix="clinic",
+        celery_app=programs["celery_app"],
         app_dir=str(APP_DIR),
         venv_dir=str(VENV),
         env_file=str(env_file),
@@ -176,7 +178,9 @@ def main() -> int:
     render(jinja, "beat.conf.j2", include_dir / "beat.conf", supervisor_program=common)
     flower = dict(common, flower_address="127.0.0.1", flower_port=args.flower_port)
     render(jinja, "flower.conf.j2", include_dir / "flower.conf", supervisor_program=flower)
-    web = dict(common, web_bind=f"127.0.0.1:{args.web_port}", web_workers=2, web_timeout=30)
+    web = dict(
+        common, wsgi_app=programs["wsgi_app"], web_bind=f"127.0.0.1:{args.web_port}", web_workers=2, web_timeout=30
+    )
     render(jinja, "web.conf.j2", include_dir / "web.conf", supervisor_program=web)
 
     conf = sup_dir / "supervisord.conf"

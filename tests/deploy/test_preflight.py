@@ -393,3 +393,27 @@ def test_the_preflight_playbook_alone_refuses_a_bad_inventory(tmp_path):
 def test_a_pool_whose_package_the_app_does_not_install_is_refused(tmp_path, pool):
     out = refused(run_one_host(tmp_path, {"celery_queue_overrides": {"default": {"pool": pool}}}))
     assert f'pool "{pool}" of queue default' in out and "celery_queue_overrides.default.pool" in out
+
+
+# --- The project contract: names the programs and paths are built from -------------------
+
+
+@pytest.mark.parametrize("name", ["", "My Site", "9lives", "a" * 40])
+def test_a_project_name_that_cannot_name_programs_users_and_paths_is_refused(tmp_path, name):
+    out = refused(run_one_host(tmp_path, {"django_app_name": name}))
+    assert "app1: django_app_name is" in out and "lower-case name" in out
+
+
+def test_a_wsgi_target_without_its_callable_is_refused(tmp_path):
+    out = refused(run_one_host(tmp_path, {"django_wsgi_app": "mysite.wsgi"}))
+    assert 'app1: django_wsgi_app is "mysite.wsgi": give module:callable' in out
+
+
+def test_a_project_directory_without_manage_py_is_refused(tmp_path):
+    out = refused(run_one_host(tmp_path, {"django_project_src": str(tmp_path)}))
+    assert f"app1: django_project_src is {tmp_path}, which has no manage.py" in out
+
+
+def test_a_missing_routing_table_is_refused(tmp_path):
+    out = refused(run_one_host(tmp_path, {"celery_routing_file": str(tmp_path / "queues.json")}))
+    assert "celery_routing_file is" in out and "not a file on the controller" in out
