@@ -149,6 +149,8 @@ def main() -> int:
     common = dict(
         program_prefix="clinic",
         celery_app=programs["celery_app"],
+        # The env-file launcher the deployed programs start through (config/env.py).
+        envfile_exec=f"{VENV / 'bin' / 'python'} {APP_DIR / 'config' / 'env.py'}",
         app_dir=str(APP_DIR),
         venv_dir=str(VENV),
         env_file=str(env_file),

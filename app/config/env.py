@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """The one environment-file format every process of the app reads.
 
 Web, workers, beat, Flower and manage.py all import the settings, and the
@@ -15,6 +16,14 @@ differ between the writers and this reader):
 
 Variables already in the process environment win over the file, so an
 operator can override one value for one command without editing the file.
+
+Run as a script (standard library only, so the system Python runs it), it is also how
+deployed programs get their settings whatever the project does with APP_ENV_FILE: the
+supervisor role installs this file as /usr/local/bin/django-celery-envfile, and each
+program starts as ``django-celery-envfile exec FILE -- COMMAND...``, which puts the
+file's variables in the environment and replaces itself with COMMAND.
+``django-celery-envfile check FILE`` exits non-zero, naming file and line, on a file
+this reader would refuse (the deploy validates the candidate env file with it).
 """
 
 from __future__ import annotations
@@ -133,3 +142,35 @@ def get_list(name: str, default: list[str]) -> list[str]:
     if value is None or value.strip() == "":
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    usage = "usage: django-celery-envfile check FILE | exec FILE -- COMMAND [ARG...]"
+    if len(args) == 2 and args[0] == "check":
+        try:
+            parse_env_file(args[1])
+        except (OSError, UnicodeDecodeError, EnvFileError) as exc:
+            print(f"django-celery-envfile: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    if len(args) >= 4 and args[0] == "exec" and args[2] == "--":
+        try:
+            load_env_file(args[1])
+        except (OSError, UnicodeDecodeError, EnvFileError) as exc:
+            print(f"django-celery-envfile: {exc}", file=sys.stderr)
+            return 1
+        os.environ["APP_ENV_FILE"] = args[1]
+        try:
+            os.execvp(args[3], args[3:])  # noqa: S606 - exec the program itself, no shell
+        except OSError as exc:
+            print(f"django-celery-envfile: cannot run {args[3]}: {exc}", file=sys.stderr)
+            return 127
+    print(usage, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

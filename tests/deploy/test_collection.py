@@ -66,6 +66,11 @@ def test_the_tarball_holds_every_role_self_contained_with_license_and_readmes(tm
     for kind in ("worker", "beat", "flower", "web", "supervisord"):
         assert f"roles/supervisor/templates/{kind}.conf.j2" in names
     assert "roles/django/files/release.py" in names
+    # The launcher is a link to the clinic's config/env.py in the repository; the tarball holds the file.
+    with tarfile.open(tarball) as tar:
+        launcher = tar.getmember("roles/supervisor/files/django-celery-envfile.py")
+        assert launcher.isfile()
+        assert tar.extractfile(launcher).read() == (ROOT / "app" / "config" / "env.py").read_bytes()
     assert GALAXY["license"] == ["MIT"] and license_text.startswith("MIT License")
     assert (ROOT / "LICENSE").read_text() == license_text
 

@@ -417,3 +417,20 @@ def test_a_project_directory_without_manage_py_is_refused(tmp_path):
 def test_a_missing_routing_table_is_refused(tmp_path):
     out = refused(run_one_host(tmp_path, {"celery_routing_file": str(tmp_path / "queues.json")}))
     assert "celery_routing_file is" in out and "not a file on the controller" in out
+
+
+def test_code_from_git_needs_a_version_and_paths_inside_the_checkout(tmp_path):
+    git = {"django_project_git_repo": "https://git.example.invalid/mysite.git", "django_project_src": "/abs/app"}
+    out = refused(run_one_host(tmp_path, git))
+    assert "app1: django_project_git_version is empty: name the branch, tag or commit of" in out
+    assert "django_project_src is /abs/app: with django_project_git_repo it is a path inside the checkout" in out
+
+
+def test_code_from_git_with_a_version_passes_the_preflight_before_any_checkout(tmp_path):
+    git = {
+        "django_project_git_repo": "https://git.example.invalid/mysite.git",
+        "django_project_git_version": "v1.2.0",
+        "django_project_src": "",
+        "django_project_requirements": "requirements.txt",
+    }
+    passed(run_one_host(tmp_path, git))
