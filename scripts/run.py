@@ -177,7 +177,8 @@ def main() -> int:
         program = dict(common, queue=spec, stop_grace_seconds=stop_grace)
         render(jinja, "worker.conf.j2", include_dir / f"worker-{queue['name']}.conf", supervisor_program=program)
     # Program templates take one dict, supervisor_program, as the supervisor role passes it.
-    render(jinja, "beat.conf.j2", include_dir / "beat.conf", supervisor_program=common)
+    beat = dict(common, schedule_file=str(data_dir / "celerybeat-schedule"))
+    render(jinja, "beat.conf.j2", include_dir / "beat.conf", supervisor_program=beat)
     flower = dict(common, flower_address="127.0.0.1", flower_port=args.flower_port)
     render(jinja, "flower.conf.j2", include_dir / "flower.conf", supervisor_program=flower)
     web = dict(

@@ -434,3 +434,21 @@ def test_code_from_git_with_a_version_passes_the_preflight_before_any_checkout(t
         "django_project_requirements": "requirements.txt",
     }
     passed(run_one_host(tmp_path, git))
+
+
+def test_queues_listed_in_the_inventory_replace_the_routing_file(tmp_path):
+    listed = {"celery_routing_file": "", "celery_queues": {"orders": "Order intake", "mailing": "E-mail"}}
+    passed(run_one_host(tmp_path, listed))
+    queues = queue_settings(tmp_path, celery_routing_file="", celery_queues=["orders", "mailing"])
+    assert sorted(queues) == ["mailing", "orders"]
+
+
+def test_a_queue_the_inventory_lists_but_no_worker_serves_is_refused(tmp_path):
+    groups = valid_single_host(celery_worker_queues=["orders"])
+    out = refused(run_site(tmp_path, groups, {"celery_routing_file": "", "celery_queues": ["orders", "mailing"]}))
+    assert "No worker host serves ['mailing']" in out
+
+
+def test_a_queue_name_that_cannot_name_a_program_is_refused(tmp_path):
+    out = refused(run_one_host(tmp_path, {"celery_routing_file": "", "celery_queues": ["orders", "bad name"]}))
+    assert "celery_queues must list queue names" in out and "'bad name'" in out
