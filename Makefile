@@ -18,8 +18,8 @@ bootstrap-test:  ## bootstrap, plus redis-server and postgresql, which the app s
 test: bootstrap-test lint test-app test-deploy test-stack molecule  ## Everything CI runs: lint, app suite per broker, preflight, compose/Vagrant/browser, Molecule.
 
 lint: bootstrap  ## ruff, yamllint, ansible-lint (production profile), the migrations check.
-	.venv/bin/ruff check app tests scripts docker ansible
-	.venv/bin/ruff format --check app tests scripts docker ansible
+	.venv/bin/ruff check app tests scripts docker ansible molecule
+	.venv/bin/ruff format --check app tests scripts docker ansible molecule
 	$(PY) scripts/compose.py --check
 	.venv/bin/yamllint -s .
 	PATH=$(CURDIR)/.venv/bin:$$PATH ANSIBLE_VAULT_PASSWORD_FILE=inventory/local/vault-password.txt .venv/bin/ansible-lint -q --profile production

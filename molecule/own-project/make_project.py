@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Generate the project the own-project scenario deploys: made the way a team makes one.
+
+`django-admin startproject shop`, then what a team adds for Celery, deliberately unlike
+the clinic example: another settings package (shop), the Celery app in shop/tasking.py
+(`celery -A shop.tasking`), two queues with other names (orders, mailing) routed by task
+module, its own task modules, settings read from os.environ only (no env-file loader:
+the deployed programs get their environment from the supervisor role's launcher), and
+the code committed to a git repository that the inventory names by a local path.
+
+    make_project.py DIR      creates DIR (a git repository on branch main) unless it exists
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SETTINGS_TAIL = """
+
+# --- Added for the deployment: everything from the environment the roles write ------------
+import os  # noqa: E402
+from urllib.parse import unquote, urlsplit  # noqa: E402
+
+SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+DEBUG = os.environ.get("DJANGO_DEBUG", "false") == "true"
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h]
+INSTALLED_APPS += ["orders", "mailing"]  # noqa: F405
+
+
+def _database(url):
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": parts.path}
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+    }
+
+
+DATABASES = {"default": _database(os.environ["DATABASE_URL"])}
+STATIC_ROOT = os.path.join(os.environ["APP_DATA_DIR"], "static")
+
+CELERY_BROKER_URL = os.environ["REDIS_URL"]
+CELERY_RESULT_BACKEND = os.environ["REDIS_URL"]
+CELERY_TASK_ROUTES = {"orders.tasks.*": {"queue": "orders"}, "mailing.tasks.*": {"queue": "mailing"}}
+CELERY_TASK_DEFAULT_QUEUE = "orders"
+CELERY_BEAT_SCHEDULE = {"tick": {"task": "orders.tasks.tick", "schedule": 5.0}}
+"""
+
+TASKING = '''"""The Celery app: `celery -A shop.tasking`."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
+
+app = Celery("shop")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+'''
+
+ORDERS_TASKS = '''import socket
+
+from celery import shared_task
+
+
+@shared_task(bind=True)
+def where(self):
+    """Which worker ran this: proves the orders queue has its own worker."""
+    return {"queue": "orders", "hostname": self.request.hostname, "host": socket.gethostname()}
+
+
+@shared_task
+def tick():
+    """Sent by beat every 5 seconds."""
+    return "tick"
+'''
+
+MAILING_TASKS = '''from celery import shared_task
+
+
+@shared_task(bind=True)
+def where(self):
+    """Which worker ran this: proves the mailing queue has its own worker."""
+    return {"queue": "mailing", "hostname": self.request.hostname}
+'''
+
+# What the project pins: the runtime packages it needs, at the versions this repository tests.
+NEEDS = {"django", "celery", "redis", "gunicorn", "psycopg", "psycopg-binary"}
+
+
+def name(line: str) -> str:
+    return line.split("==")[0].split("[")[0].strip().lower().replace("_", "-")
+
+
+def pins() -> str:
+    lines = (ROOT / "requirements" / "app.txt").read_text().splitlines()
+    wanted = [line for line in lines if name(line) in NEEDS]
+    # And what those pull in, so pip resolves nothing unpinned.
+    deps = {"amqp", "asgiref", "billiard", "click", "click-didyoumean", "click-plugins", "click-repl", "kombu",
+            "prompt-toolkit", "python-dateutil", "six", "sqlparse", "tzdata", "vine", "wcwidth", "packaging",
+            "typing-extensions"}  # fmt: skip
+    wanted += [line for line in lines if name(line) in deps]
+    return "\n".join(["# shop's runtime, pinned", *sorted(set(wanted), key=str.lower)]) + "\n"
+
+
+def git(repo: Path, *args: str) -> None:
+    env = {"GIT_AUTHOR_NAME": "shop", "GIT_AUTHOR_EMAIL": "shop@example.invalid",
+           "GIT_COMMITTER_NAME": "shop", "GIT_COMMITTER_EMAIL": "shop@example.invalid",
+           "PATH": "/usr/bin:/bin", "HOME": str(repo)}  # fmt: skip
+    subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
+
+
+def make(target: Path) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    django_admin = Path(sys.executable).parent / "django-admin"
+    subprocess.run([str(django_admin), "startproject", "shop", str(tmp)], check=True)
+    settings = tmp / "shop" / "settings.py"
+    settings.write_text(settings.read_text() + SETTINGS_TAIL)
+    (tmp / "shop" / "tasking.py").write_text(TASKING)
+    for app, tasks in (("orders", ORDERS_TASKS), ("mailing", MAILING_TASKS)):
+        (tmp / app).mkdir()
+        (tmp / app / "__init__.py").write_text("")
+        (tmp / app / "tasks.py").write_text(tasks)
+    (tmp / "requirements.txt").write_text(pins())
+    git(tmp, "init", "-q", "-b", "main")
+    git(tmp, "add", "-A")
+    git(tmp, "commit", "-q", "-m", "shop: startproject, Celery, two queues")
+    tmp.rename(target)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        sys.exit("usage: make_project.py DIR")
+    target = Path(argv[0]).resolve()
+    if not target.exists():
+        make(target)
+    print(target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
