@@ -130,6 +130,9 @@ def make(target: Path) -> None:
     settings = tmp / "shop" / "settings.py"
     settings.write_text(settings.read_text() + SETTINGS_TAIL)
     (tmp / "shop" / "tasking.py").write_text(TASKING)
+    # As Celery's Django guide has it: the app loads with Django, so shared tasks sent from
+    # the web or a shell use it (and its broker), not Celery's default app.
+    (tmp / "shop" / "__init__.py").write_text('from .tasking import app as celery_app\n\n__all__ = ("celery_app",)\n')
     for app, tasks in (("orders", ORDERS_TASKS), ("mailing", MAILING_TASKS)):
         (tmp / app).mkdir()
         (tmp / app / "__init__.py").write_text("")
