@@ -452,3 +452,15 @@ def test_a_queue_the_inventory_lists_but_no_worker_serves_is_refused(tmp_path):
 def test_a_queue_name_that_cannot_name_a_program_is_refused(tmp_path):
     out = refused(run_one_host(tmp_path, {"celery_routing_file": "", "celery_queues": ["orders", "bad name"]}))
     assert "celery_queues must list queue names" in out and "'bad name'" in out
+
+
+def test_a_superuser_password_without_the_projects_command_to_set_it_is_refused(tmp_path):
+    out = refused(run_one_host(tmp_path, {"django_admin_password": "a" * 20, "django_admin_command": ""}))
+    assert "app1: django_admin_password is set but django_admin_command is" in out
+    assert "a" * 20 not in out
+
+
+def test_a_bad_project_name_is_refused_once_not_again_for_every_name_derived_from_it(tmp_path):
+    out = refused(run_one_host(tmp_path, {"django_app_name": "my site"}))
+    assert "django_app_name is" in out
+    assert "django_project_module is" not in out and "django_wsgi_app is" not in out
