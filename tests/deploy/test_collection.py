@@ -19,9 +19,11 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).parent))
+from inventory_facts import PROJECT, SECRETS
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-PROJECT = yaml.safe_load((ROOT / "inventory" / "local" / "group_vars" / "all" / "project.yml").read_text())
 GALAXY = yaml.safe_load((ROOT / "ansible" / "galaxy.yml").read_text())
 
 
@@ -109,18 +111,12 @@ def write_play(where: Path, hosts: dict) -> tuple[Path, Path]:
 
 
 def inventory(**app1_vars) -> dict:
-    secrets = {
-        "django_secret_key": "k" * 60,
-        "django_api_token": "t" * 40,
-        "django_flower_basic_auth": "admin:" + "f" * 16,
-        "postgresql_app_password": "p" * 16,
-    }
     # Absolute paths: this playbook lives elsewhere, so playbook_dir is not the repository.
     project = {key: value.replace("{{ playbook_dir }}", str(ROOT)) for key, value in PROJECT.items()}
     host = {"ansible_connection": "local", **app1_vars}
     groups = {group: {"hosts": {"app1": host}} for group in ("redis", "db", "web", "worker")}
     groups["beat"] = {"hosts": {"app1": {"celery_beat_enabled": True, **host}}}
-    return {"all": {"vars": {**secrets, **project}, "children": groups}}
+    return {"all": {"vars": {**SECRETS, **project}, "children": groups}}
 
 
 def play_installed(tmp_path: Path, hosts: dict) -> subprocess.CompletedProcess:

@@ -15,19 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+sys.path.insert(0, str(Path(__file__).parent))
+from inventory_facts import PROJECT, SECRETS
+
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 UNREACHABLE = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh", "ansible_user": "nobody"}
-# Secrets long enough for every rule (every inventory below has them unless a test says
-# otherwise); distinctive, so a test can prove none is printed.
-SECRETS = {
-    "django_secret_key": "k" * 60,
-    "django_api_token": "t" * 40,
-    "django_flower_basic_auth": "admin:" + "f" * 16,
-    "postgresql_app_password": "p" * 16,
-}
-# The project these inventories describe: the clinic example, as inventory/local says.
-PROJECT = yaml.safe_load((ROOT / "inventory" / "local" / "group_vars" / "all" / "project.yml").read_text())
 
 
 def playbook(*args: str, book: str = "site.yml", **env_extra: str) -> subprocess.CompletedProcess:
