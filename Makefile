@@ -1,5 +1,5 @@
 # Thin entry points; the logic lives in scripts/.
-.PHONY: help bootstrap bootstrap-test test test-app test-deploy test-stack lint molecule up down compose-files compose-up compose-down run bench clean collection
+.PHONY: help bootstrap bootstrap-test test test-app test-package test-deploy test-stack lint molecule up down compose-files compose-up compose-down run bench clean collection
 
 BROKERS ?= sqlite redis postgres
 PY := .venv/bin/python
@@ -15,15 +15,18 @@ bootstrap:  ## The pinned toolchain into .venv (needs python3-venv): enough for 
 bootstrap-test:  ## bootstrap, plus redis-server and postgresql, which the app suite and bench start.
 	@bash scripts/bootstrap.sh test
 
-test: bootstrap-test lint test-app test-deploy test-stack molecule  ## Everything CI runs: lint, app suite per broker, preflight, compose/Vagrant/browser, Molecule.
+test: bootstrap-test lint test-package test-app test-deploy test-stack molecule  ## Everything CI runs: lint, companion package, app suite per broker, preflight, compose/Vagrant/browser, Molecule.
 
 lint: bootstrap  ## ruff, yamllint, ansible-lint (production profile), the migrations check.
-	.venv/bin/ruff check app tests scripts docker ansible molecule
-	.venv/bin/ruff format --check app tests scripts docker ansible molecule
+	.venv/bin/ruff check app packages tests scripts docker ansible molecule
+	.venv/bin/ruff format --check app packages tests scripts docker ansible molecule
 	$(PY) scripts/compose.py --check
 	.venv/bin/yamllint -s .
 	PATH=$(CURDIR)/.venv/bin:$$PATH ANSIBLE_VAULT_PASSWORD_FILE=inventory/local/vault-password.txt .venv/bin/ansible-lint -q --profile production
 	cd app && DJANGO_DEBUG=true APP_DATA_DIR=$$(mktemp -d) ../$(PY) manage.py makemigrations --check --dry-run
+
+test-package: bootstrap  ## The companion package's own suite (packages/django-celery-deploy), on its own test project.
+	cd packages/django-celery-deploy && ../../$(PY) -m pytest
 
 test-app: bootstrap-test  ## The app suite once per broker (BROKERS="sqlite redis postgres").
 	@bash scripts/test-app.sh $(BROKERS)

@@ -105,7 +105,7 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -
         db = base / "data" / "db.sqlite3"
         bare_env = {"BENCH_BROKER_URL": f"sqla+sqlite:///{db}", "BENCH_BACKEND_URL": f"db+sqlite:///{base}/bare.db"}
     env_file = base / "app.env"
-    from config.env import write_env_file
+    from django_celery_deploy.env import write_env_file
 
     write_env_file(env_file, values, header="written by scripts/bench.py")
     os.environ["APP_ENV_FILE"] = str(env_file)

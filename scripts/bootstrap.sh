@@ -46,12 +46,14 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 stamp=.venv/.requirements.sha256
-want=$(cat requirements/*.txt app/pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements/*.txt {app,packages/*}/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [[ ! -x .venv/bin/python || ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "bootstrap: creating .venv from requirements/"
   "$PYTHON" -m venv .venv
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/pip install -q -r requirements/dev.txt 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import django, celery, kombu, pgmq, pytest" # fail loudly if the install did not take
+  # The companion package, editable: the app and its tests import it from packages/.
+  .venv/bin/pip install -q --no-deps -e packages/django-celery-deploy 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import django, celery, kombu, pgmq, pytest, django_celery_deploy" # fail loudly if the install did not take
   echo "$want" > "$stamp"
 fi

@@ -29,9 +29,8 @@ APP_DIR = ROOT / "app"
 VENV = Path(sys.prefix)
 sys.path.insert(0, str(APP_DIR))
 
+from django_celery_deploy.env import parse_env_file, write_env_file  # noqa: E402
 from role_settings import project_programs, queue_settings  # noqa: E402
-
-from config.env import parse_env_file, write_env_file  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -149,8 +148,8 @@ def main() -> int:
     common = dict(
         program_prefix="clinic",
         celery_app=programs["celery_app"],
-        # The env-file launcher the deployed programs start through (config/env.py).
-        envfile_exec=f"{VENV / 'bin' / 'python'} {APP_DIR / 'config' / 'env.py'}",
+        # The env-file launcher the deployed programs start through (the companion package's).
+        envfile_exec=str(VENV / "bin" / "django-celery-envfile"),
         app_dir=str(APP_DIR),
         venv_dir=str(VENV),
         env_file=str(env_file),

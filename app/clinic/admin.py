@@ -77,8 +77,3 @@ class MedicalReportAdmin(admin.ModelAdmin):
 class GeneratedReportAdmin(admin.ModelAdmin):
     list_display = ("kind", "period_start", "period_end", "generated_at")
     list_filter = ("kind",)
-
-
-@admin.register(models.WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
-    list_display = ("queue", "hostname", "source", "seen_at", "count")

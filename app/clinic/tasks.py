@@ -22,6 +22,7 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
+from django_celery_deploy.models import WorkerHeartbeat
 
 from .models import (
     Appointment,
@@ -33,7 +34,6 @@ from .models import (
     ProgressRun,
     TaskExecution,
     TaskRecord,
-    WorkerHeartbeat,
 )
 
 logger = get_task_logger(__name__)
@@ -440,20 +440,6 @@ def process_bulk_claims(claim_ids: list[int]) -> dict:
 
 
 # --- Monitoring ------------------------------------------------------------------------------
-
-
-@shared_task(bind=True)
-def health_check(self, source: str = "probe") -> dict:
-    """Round trip through a queue: proves a worker consumes it and reaches the database."""
-    queue = (self.request.delivery_info or {}).get("routing_key") or "unknown"
-    hostname = self.request.hostname or "unknown"
-    now = timezone.now()
-    row, created = WorkerHeartbeat.objects.get_or_create(
-        queue=queue, hostname=hostname, source=source, defaults={"seen_at": now, "count": 1}
-    )
-    if not created:
-        WorkerHeartbeat.objects.filter(pk=row.pk).update(seen_at=now, count=F("count") + 1)
-    return {"queue": queue, "hostname": hostname, "at": now.isoformat()}
 
 
 @shared_task(bind=True)

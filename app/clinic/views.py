@@ -7,8 +7,6 @@ import hmac
 import json
 import math
 import re
-import threading
-import time
 import uuid
 from collections import deque
 from datetime import date
@@ -17,15 +15,15 @@ from celery.result import AsyncResult
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.validators import validate_email
-from django.db import DatabaseError, IntegrityError, transaction
-from django.http import HttpResponse, JsonResponse
+from django.db import IntegrityError, transaction
+from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django_celery_deploy.tasks import health_check
 
 from config.celery import app as celery_app
 from config.routing import QUEUE_NAMES
 
-from . import heartbeat, probe, tasks, workflows
+from . import tasks, workflows
 from .models import Doctor, MedicalReport, TaskRecord
 
 
@@ -344,9 +342,9 @@ def ping_queue(request, queue):
     if queue not in QUEUE_NAMES:
         raise BadRequest(f"unknown queue {_show(queue)}; the queues are {list(QUEUE_NAMES)}")
     task_id = str(uuid.uuid4())
-    record(task_id, tasks.health_check.name)
-    tasks.health_check.apply_async(kwargs={"source": "api"}, queue=queue, routing_key=queue, task_id=task_id)
-    return accepted(task_id, tasks.health_check.name, queue=queue)
+    record(task_id, health_check.name)
+    health_check.apply_async(kwargs={"source": "api"}, queue=queue, routing_key=queue, task_id=task_id)
+    return accepted(task_id, health_check.name, queue=queue)
 
 
 def known_result(task_id: str) -> tuple[AsyncResult, TaskRecord]:
@@ -398,106 +396,3 @@ def task_progress(request, task_id):
         current = info.get("current", 0)
         percent = info.get("percent", 0.0)
     return JsonResponse({"task_id": task_id, "state": state, "current": current, "total": total, "percent": percent})
-
-
-# --- Health ---------------------------------------------------------------------------------
-
-
-# Anonymous /healthz is open to anyone, so its cost must not depend on the callers:
-# it reads the workers' heartbeat rows (one query, no broker round trip, no task)
-# and each web process reuses that answer for HEALTHZ_CACHE_SECONDS. The round
-# trip through every queue (?deep=1) is for operators, behind the API token.
-
-_healthz_lock = threading.Lock()
-_healthz_cached: tuple[float, int, bytes] | None = None  # (fresh until, status code, JSON)
-
-
-def _token_ok(request) -> bool:
-    """The bearer-token check of api(), for the one view that also answers anonymously."""
-    if not settings.API_TOKEN:
-        return True
-    supplied = request.headers.get("Authorization", "")
-    return hmac.compare_digest(supplied.encode(), f"Bearer {settings.API_TOKEN}".encode())
-
-
-def _heartbeat_health(detail: bool) -> dict:
-    """Database, and live/busy/down per queue from the workers' heartbeats."""
-    body = {"status": "ok", "database": {"ok": True}, "broker": {"kind": settings.BROKER.kind}}
-    body["heartbeat"] = {"every_seconds": heartbeat.interval(), "down_after_seconds": heartbeat.stale_after()}
-    try:
-        statuses = heartbeat.queue_liveness(QUEUE_NAMES)
-    except DatabaseError as exc:
-        body["database"] = {"ok": False, "error": str(exc)}
-        body["broker"].update(ok=False, error="unknown: the workers report through the database")
-        error = "the database, where workers record their heartbeats, cannot be read"
-        body["queues"] = {queue: {"ok": False, "state": heartbeat.DOWN, "error": error} for queue in QUEUE_NAMES}
-        body["down"] = list(QUEUE_NAMES)
-        body["status"] = "down"
-        return body
-    # The workers' consumers hold the broker connections: if none of the workers
-    # that beat holds one, the broker is unreachable from where it matters.
-    connected = any(w.connected and w.state != heartbeat.DOWN for s in statuses for w in s.workers)
-    body["broker"]["ok"] = connected
-    if not connected:
-        body["broker"]["error"] = "no live worker reports a broker connection"
-    body["queues"] = {s.queue: s.detail() if detail else s.summary() for s in statuses}
-    body["down"] = [s.queue for s in statuses if not s.ok]
-    if body["down"] or not connected:
-        body["status"] = "down"
-    return body
-
-
-def _deep_health() -> dict:
-    """The heartbeat answer with worker details, plus this process's broker connection
-    and a probe task's round trip through every queue (up to HEALTHZ_PROBE_TIMEOUT)."""
-    body = _heartbeat_health(detail=True)
-    broker = {"kind": settings.BROKER.kind, "ok": True, "workers_connected": body["broker"]["ok"]}
-    try:
-        with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:  # noqa: BLE001 - any failure means "broker down"
-        broker.update(ok=False, error=f"{type(exc).__name__}: {exc}")
-    body["broker"] = broker
-    if body["database"]["ok"] and broker["ok"]:
-        probes = {s.queue: s for s in probe.probe_queues(timeout=settings.HEALTHZ_PROBE_TIMEOUT)}
-    else:
-        probes = {queue: probe.QueueStatus(queue, ok=False, error="not probed") for queue in QUEUE_NAMES}
-    for queue, status in body["queues"].items():
-        result = probes[queue]
-        status["probe"] = {"ok": result.ok, "seconds": result.seconds, "worker": result.worker, "error": result.error}
-        if not result.ok:
-            status["ok"] = False
-            status["error"] = status["error"] or f"probe: {result.error}"
-    body["down"] = [queue for queue, status in body["queues"].items() if not status["ok"]]
-    healthy = body["database"]["ok"] and broker["ok"] and not body["down"]
-    body["status"] = "ok" if healthy else "down"
-    return body
-
-
-def _cached_heartbeat_health() -> tuple[int, bytes]:
-    global _healthz_cached
-    # One computation at a time per process; the others wait for it and share it.
-    with _healthz_lock:
-        now = time.monotonic()
-        if _healthz_cached is None or now >= _healthz_cached[0]:
-            body = _heartbeat_health(detail=False)
-            code = 200 if body["status"] == "ok" else 503
-            _healthz_cached = (now + settings.HEALTHZ_CACHE_SECONDS, code, json.dumps(body).encode())
-        return _healthz_cached[1], _healthz_cached[2]
-
-
-@require_GET
-def healthz(request):
-    """200 when the database answers and every queue has a live or busy worker, else 503.
-
-    Anonymous: from the workers' heartbeats (see clinic/heartbeat.py), at most
-    HEALTHZ_CACHE_SECONDS old. ?deep=1 with the API token: worker details, and a
-    probe task through every queue; 401 without the token.
-    """
-    if request.GET.get("deep", "").lower() in {"1", "true", "yes"}:
-        if not _token_ok(request):
-            return JsonResponse({"error": "missing or wrong API token (deep checks need it)"}, status=401)
-        body = _deep_health()
-        return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
-    code, content = _cached_heartbeat_health()
-    return HttpResponse(content, status=code, content_type="application/json")

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django_celery_deploy import brokers
+from django_celery_deploy.env import EnvError, get_bool, get_float, get_int, get_list, get_str, load_env_file
 
-from . import brokers, routing
-from .env import EnvError, get_bool, get_float, get_int, get_list, get_str, load_env_file
+from . import routing
 
 try:
     load_env_file()
@@ -43,6 +44,8 @@ try:
         "django.contrib.staticfiles",
         "django_celery_beat",
         "django_celery_results",
+        # Heartbeats, /healthz, probe_queues, beat_health, the broker set up at migrate.
+        "django_celery_deploy",
         "clinic",
     ]
 
@@ -162,25 +165,17 @@ try:
 
     # --- Health ---------------------------------------------------------------------
     # Each worker's main process writes a heartbeat row per queue this often
-    # (clinic/heartbeat.py); /healthz calls a worker down after 3 missed beats.
+    # (django_celery_deploy.heartbeat); /healthz calls a worker down after 3 missed beats.
     WORKER_HEARTBEAT_SECONDS = get_float("WORKER_HEARTBEAT_SECONDS", 10.0, minimum=0.5)
     # Anonymous /healthz answers from a per-process copy at most this old: a flood
     # of requests costs one database query per web process per period.
     HEALTHZ_CACHE_SECONDS = get_float("HEALTHZ_CACHE_SECONDS", 1.0, minimum=0)
     # /healthz?deep=1 (API token only) waits this long for each queue's probe task.
     HEALTHZ_PROBE_TIMEOUT = get_float("HEALTHZ_PROBE_TIMEOUT", 5.0, minimum=0.1)
+    HEALTHZ_TOKEN = API_TOKEN
 
     # --- Celery -------------------------------------------------------------------
     BROKER = brokers.choose_broker(get_str("CELERY_BROKER_URL"), REDIS_URL, DATABASES["default"])
-    CELERY_BROKER_URL = BROKER.url
-    # Results live next to the broker: Redis with Redis, else the Django database.
-    CELERY_RESULT_BACKEND = get_str(
-        "CELERY_RESULT_BACKEND",
-        # "<class>+redis://..." selects the backend class (see config/results.py).
-        "config.results:SubscribeOnWaitRedisBackend+" + BROKER.url
-        if BROKER.kind == brokers.REDIS
-        else "config.results:FinalStateDatabaseBackend",
-    )
     CELERY_RESULT_EXTENDED = True  # keeps task name and worker in django-db results (admin, /api/tasks)
     CELERY_RESULT_EXPIRES = get_int("CELERY_RESULT_EXPIRES", 7 * 24 * 3600, minimum=60)
 
@@ -221,9 +216,6 @@ try:
     # (enable_events remote control) while it runs, so nobody pays when nobody watches.
     CELERY_WORKER_SEND_TASK_EVENTS = get_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
     CELERY_TASK_SEND_SENT_EVENT = get_bool("CELERY_TASK_SEND_SENT_EVENT", False)
-    # SQLAlchemy has no fanout, and pgmq cannot hold the reply queue names that
-    # remote control needs (47-character limit): the probe task replaces inspect ping.
-    CELERY_WORKER_ENABLE_REMOTE_CONTROL = BROKER.kind in {brokers.REDIS, brokers.OTHER}
 
     # The visibility timeout must outlast the longest task and the longest
     # countdown, or a task is delivered a second time while still running/waiting.
@@ -239,45 +231,22 @@ try:
             f"CELERY_VISIBILITY_TIMEOUT={CELERY_VISIBILITY_TIMEOUT} must exceed the hard time limit and every "
             f"retry delay (longest is {_longest_wait} s), or tasks run twice"
         )
-    # Seconds a database-broker worker sleeps after an empty or full poll. pgmq waits
-    # for new messages in the server (read_with_poll), so its client sleep can be short;
-    # every SQLite poll takes the database's write lock, so it polls less often.
-    CELERY_BROKER_POLLING_INTERVAL = get_float(
-        "CELERY_BROKER_POLLING_INTERVAL", 0.02 if BROKER.kind == brokers.PGMQ else 0.1, minimum=0.005
+    # The broker URL, its transport options (the visibility timeout in every place
+    # Celery reads it), the result backend next to the broker, remote control where
+    # the broker can carry it, and the database broker's polling interval.
+    globals().update(
+        brokers.celery_settings(
+            BROKER,
+            DATABASES["default"],
+            visibility_timeout=CELERY_VISIBILITY_TIMEOUT,
+            polling_interval=get_float("CELERY_BROKER_POLLING_INTERVAL", None, minimum=0.005),
+            pgmq_pool_size=get_int("CELERY_PGMQ_POOL_SIZE", 4, minimum=1),
+            result_backend=get_str("CELERY_RESULT_BACKEND"),
+        )
     )
 
-    if BROKER.kind == brokers.REDIS:
-        _redis_options = {
-            "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-            # kombu sweeps unacked messages only every interval x throttle
-            # (100 s by default): make the sweep follow the timeout.
-            "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 4)),
-            "unacked_restore_throttle": 1,
-        }
-        CELERY_BROKER_TRANSPORT_OPTIONS = dict(_redis_options)
-        CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
-    elif BROKER.kind == brokers.PGMQ:
-        # kombu's transport with settles that outlast a PostgreSQL restart (see the module).
-        CELERY_BROKER_TRANSPORT = "config.pgmq_transport:Transport"
-        CELERY_BROKER_TRANSPORT_OPTIONS = {
-            "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-            "init_extension": False,  # installed by the clinic migration, no server extension
-            "poll_interval_ms": max(5, int(CELERY_BROKER_POLLING_INTERVAL * 1000)),
-            "wait_time_seconds": 1,
-            "polling_interval": CELERY_BROKER_POLLING_INTERVAL,
-            "pool_size": get_int("CELERY_PGMQ_POOL_SIZE", 4, minimum=1),
-        }
-        if not get_str("CELERY_BROKER_URL"):
-            CELERY_BROKER_TRANSPORT_OPTIONS["conn_string"] = brokers.pgmq_conn_string(DATABASES["default"])
-    elif BROKER.kind == brokers.SQLALCHEMY:
-        # These options go to SQLAlchemy's create_engine; the polling interval
-        # is set on the transport class in config/celery.py instead.
-        CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
-    else:
-        CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
-
     # DatabaseScheduler behind a lock: a second beat stands by instead of doubling every task.
-    CELERY_BEAT_SCHEDULER = "config.beat:SingleBeatScheduler"
+    CELERY_BEAT_SCHEDULER = "django_celery_deploy.beat:SingleBeatScheduler"
     # The default schedule; the DatabaseScheduler (and manage.py sync_schedule)
     # copies it into the database, where the admin can pause or retime entries.
     BEAT_HEALTH_CHECK_SECONDS = get_int("BEAT_HEALTH_CHECK_SECONDS", 0, minimum=0)
@@ -294,10 +263,10 @@ try:
         },
         # Beat's own heartbeat: each firing lands on the monitoring worker and
         # refreshes WorkerHeartbeat(source="beat"), which `manage.py beat_health`
-        # reads. BEAT_HEALTH_CHECK_SECONDS shortens it where a container
+        # (django_celery_deploy) reads. BEAT_HEALTH_CHECK_SECONDS shortens it where a container
         # healthcheck needs a quick answer (docker/dev.env).
         "health-check": {
-            "task": "clinic.tasks.health_check",
+            "task": "django_celery_deploy.health_check",
             "schedule": (
                 timedelta(seconds=BEAT_HEALTH_CHECK_SECONDS) if BEAT_HEALTH_CHECK_SECONDS else crontab(minute="*/5")
             ),

@@ -1,10 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic import views
-
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("healthz", views.healthz, name="healthz"),
+    path("", include("django_celery_deploy.urls")),  # /healthz
     path("api/", include("clinic.urls")),
 ]

@@ -8,7 +8,12 @@ module, its own task modules, settings read from os.environ only (no env-file lo
 the deployed programs get their environment from the supervisor role's launcher), and
 the code committed to a git repository that the inventory names by a local path.
 
-    make_project.py DIR      creates DIR (a git repository on branch main) unless it exists
+    make_project.py DIR [--companion]    creates DIR (a git repository on branch main) unless it exists
+
+--companion adds the companion package, as its README tells a project to: INSTALLED_APPS,
+the single-beat scheduler and beat's heartbeat entry, /healthz, the queues declared (the
+probe and /healthz cover the declared queues), and the pins it needs. The package's code
+is not in the project: the inventory names its directory in django_project_packages.
 """
 
 from __future__ import annotations
@@ -56,6 +61,26 @@ CELERY_TASK_DEFAULT_QUEUE = "orders"
 CELERY_BEAT_SCHEDULE = {"tick": {"task": "orders.tasks.tick", "schedule": 5.0}}
 """
 
+COMPANION_SETTINGS = """
+
+# --- The companion package (packages/django-celery-deploy): probes, heartbeats, one beat --
+from kombu import Queue  # noqa: E402
+
+INSTALLED_APPS += ["django_celery_beat", "django_celery_results", "django_celery_deploy"]  # noqa: F405
+CELERY_TASK_QUEUES = (Queue("orders"), Queue("mailing"))
+CELERY_BEAT_SCHEDULER = "django_celery_deploy.beat:SingleBeatScheduler"
+CELERY_BEAT_SCHEDULE["beat-heartbeat"] = {
+    "task": "django_celery_deploy.health_check",
+    "schedule": 5.0,
+    "kwargs": {"source": "beat"},
+}
+HEALTHZ_TOKEN = os.environ.get("API_TOKEN", "")
+"""
+
+COMPANION_URLS = """
+urlpatterns += [path("", include("django_celery_deploy.urls"))]  # /healthz
+"""
+
 TASKING = '''"""The Celery app: `celery -A shop.tasking`."""
 
 import os
@@ -97,15 +122,19 @@ def where(self):
 
 # What the project pins: the runtime packages it needs, at the versions this repository tests.
 NEEDS = {"django", "celery", "redis", "gunicorn", "psycopg", "psycopg-binary"}
+# And what the companion package needs on top (its beat scheduler and result models).
+COMPANION_NEEDS = {"django-celery-beat", "django-celery-results", "django-timezone-field", "python-crontab",
+                   "cron-descriptor"}  # fmt: skip
 
 
 def name(line: str) -> str:
     return line.split("==")[0].split("[")[0].strip().lower().replace("_", "-")
 
 
-def pins() -> str:
+def pins(companion: bool) -> str:
     lines = (ROOT / "requirements" / "app.txt").read_text().splitlines()
-    wanted = [line for line in lines if name(line) in NEEDS]
+    needs = NEEDS | COMPANION_NEEDS if companion else NEEDS
+    wanted = [line for line in lines if name(line) in needs]
     # And what those pull in, so pip resolves nothing unpinned.
     deps = {"amqp", "asgiref", "billiard", "click", "click-didyoumean", "click-plugins", "click-repl", "kombu",
             "prompt-toolkit", "python-dateutil", "six", "sqlparse", "tzdata", "vine", "wcwidth", "packaging",
@@ -121,14 +150,18 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
 
 
-def make(target: Path) -> None:
+def make(target: Path, companion: bool) -> None:
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     django_admin = Path(sys.executable).parent / "django-admin"
     subprocess.run([str(django_admin), "startproject", "shop", str(tmp)], check=True)
     settings = tmp / "shop" / "settings.py"
-    settings.write_text(settings.read_text() + SETTINGS_TAIL)
+    settings.write_text(settings.read_text() + SETTINGS_TAIL + (COMPANION_SETTINGS if companion else ""))
+    if companion:
+        urls = tmp / "shop" / "urls.py"
+        text = urls.read_text().replace("from django.urls import path", "from django.urls import include, path")
+        urls.write_text(text + COMPANION_URLS)
     (tmp / "shop" / "tasking.py").write_text(TASKING)
     # As Celery's Django guide has it: the app loads with Django, so shared tasks sent from
     # the web or a shell use it (and its broker), not Celery's default app.
@@ -137,7 +170,7 @@ def make(target: Path) -> None:
         (tmp / app).mkdir()
         (tmp / app / "__init__.py").write_text("")
         (tmp / app / "tasks.py").write_text(tasks)
-    (tmp / "requirements.txt").write_text(pins())
+    (tmp / "requirements.txt").write_text(pins(companion))
     git(tmp, "init", "-q", "-b", "main")
     git(tmp, "add", "-A")
     git(tmp, "commit", "-q", "-m", "shop: startproject, Celery, two queues")
@@ -145,11 +178,11 @@ def make(target: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        sys.exit("usage: make_project.py DIR")
+    if len(argv) not in (1, 2) or argv[1:] not in ([], ["--companion"]):
+        sys.exit("usage: make_project.py DIR [--companion]")
     target = Path(argv[0]).resolve()
     if not target.exists():
-        make(target)
+        make(target, companion=argv[1:] == ["--companion"])
     print(target)
     return 0
 

@@ -83,7 +83,7 @@ def pytest_configure(config):
         pg = PostgresServer(base).start()
         _state["servers"].append(pg)
         values["DATABASE_URL"] = pg.url
-    from config.env import write_env_file
+    from django_celery_deploy.env import write_env_file
 
     env_file = base / "app.env"
     write_env_file(env_file, values, header="written by tests/app/conftest.py")
@@ -194,7 +194,7 @@ def workers(log_dir):
 
 def wait_for_round_trips(queues, timeout=60):
     """Ready means a probe task went through the queue and back, not just a log line."""
-    from clinic.probe import probe_queues
+    from django_celery_deploy.probe import probe_queues
 
     deadline = time.monotonic() + timeout
     while True:

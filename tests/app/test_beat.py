@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_deploy.models import WorkerHeartbeat
 
-from clinic.models import WorkerHeartbeat
 from tests.support.procs import start_beat, start_worker
 
 
@@ -45,7 +45,7 @@ def test_beat_fires_a_database_schedule(monitoring_worker, beat, until):
     task = PeriodicTask.objects.create(
         name="beat-test",
         interval=every_second,
-        task="clinic.tasks.health_check",
+        task="django_celery_deploy.health_check",
         kwargs=json.dumps({"source": "beat-test"}),
     )
     try:

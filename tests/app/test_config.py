@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from django_celery_deploy import brokers
+from django_celery_deploy.env import EnvFileError, parse_env_file
 
-from config import brokers
-from config.env import EnvFileError, parse_env_file
 from tests.support.procs import APP_DIR
 
 SQLITE = brokers.parse_database_url("sqlite:////srv/clinic/db.sqlite3")

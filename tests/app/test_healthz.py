@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django_celery_deploy.probe import probe_queues
 
-from clinic.probe import probe_queues
 from config.routing import QUEUE_NAMES
 from tests.support.procs import APP_DIR, start_worker, stop_all
 from tests.support.servers import RedisServer
@@ -152,7 +152,7 @@ def test_probe_command_exits_zero_when_every_queue_answers(fleet):
 def test_a_worker_that_lost_its_redis_broker_is_down_until_it_reconnects(fleet, broker, log_dir, tmp_path, until):
     if broker != "redis":
         pytest.skip("the database brokers' heartbeat goes through the broker's own database")
-    from clinic.heartbeat import queue_liveness
+    from django_celery_deploy.heartbeat import queue_liveness
 
     def lonely_in(state):
         [default] = queue_liveness(["default"])

@@ -79,8 +79,7 @@ def test_a_postgresql_restart_under_load_loses_no_task_and_runs_none_twice(tmp_p
 def test_a_task_error_on_a_database_that_still_answers_is_not_taken_for_a_lost_connection():
     """A lock timeout or a constraint must fail the task, not requeue it forever."""
     from django.db import OperationalError, connection
-
-    from config.task_base import database_connection_lost
+    from django_celery_deploy.task_base import database_connection_lost
 
     connection.ensure_connection()
     assert not database_connection_lost(OperationalError("canceling statement due to lock timeout"))

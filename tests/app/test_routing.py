@@ -6,6 +6,7 @@ import time
 import uuid
 
 import pytest
+from django_celery_deploy.tasks import health_check
 
 from clinic import tasks
 from clinic.models import MedicalReport, Patient
@@ -27,7 +28,7 @@ def test_reports_worker_takes_report_tasks_and_no_others(reports_only_worker):
     patient = Patient.objects.create(name="Routing", email="routing@clinic.test")
     report = MedicalReport.objects.create(patient=patient, title="Routed", content='{"glucose": 5.0}')
     others = {
-        "monitoring": tasks.health_check.apply_async(kwargs={"source": "routing-test"}),
+        "monitoring": health_check.apply_async(kwargs={"source": "routing-test"}),
         "cache": tasks.cache_warmup.delay(),
         "default": tasks.send_notification_email.delay("routing@clinic.test", "s", "b"),
     }

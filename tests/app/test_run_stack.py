@@ -13,8 +13,8 @@ import urllib.error
 import urllib.request
 
 import pytest
+from django_celery_deploy.env import parse_env_file
 
-from config.env import parse_env_file
 from config.routing import QUEUE_NAMES
 from tests.support.procs import APP_DIR, start_beat
 from tests.support.servers import free_port

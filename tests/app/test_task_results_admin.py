@@ -8,9 +8,9 @@ import pytest
 from celery.backends.redis import RedisBackend
 from django.conf import settings
 from django.test import Client, override_settings
+from django_celery_deploy.results import FinalStateDatabaseBackend
 
 from config.celery import app
-from config.results import FinalStateDatabaseBackend
 
 PAGES = ("/admin/django_celery_results/taskresult/", "/admin/django_celery_results/groupresult/")
 EXPLANATION = "Results are stored in Redis, not in the database"

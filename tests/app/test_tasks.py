@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
+from django_celery_deploy.models import WorkerHeartbeat
+from django_celery_deploy.tasks import health_check
 
 from clinic import tasks, workflows
 from clinic.models import (
@@ -20,7 +22,6 @@ from clinic.models import (
     MedicalReport,
     Patient,
     TaskRecord,
-    WorkerHeartbeat,
 )
 
 pytestmark = pytest.mark.usefixtures("workers")
@@ -225,7 +226,7 @@ def test_bulk_claims_are_decided_by_the_limit_and_only_once(api, patient):
 
 
 def test_health_check_records_the_queue_and_worker_that_answered(workers):
-    result = tasks.health_check.apply_async(kwargs={"source": "test"}, queue="monitoring").get(timeout=20)
+    result = health_check.apply_async(kwargs={"source": "test"}, queue="monitoring").get(timeout=20)
     assert result["queue"] == "monitoring"
     assert result["hostname"].startswith("monitoring@")
     assert WorkerHeartbeat.objects.filter(queue="monitoring", source="test").exists()
@@ -291,7 +292,7 @@ def test_sending_tasks_does_not_subscribe_the_sender_to_their_results(broker):
     from config.celery import app
 
     backend = app.backend
-    results = [tasks.health_check.apply_async(kwargs={"source": "subscribe-test"}) for _ in range(50)]
+    results = [health_check.apply_async(kwargs={"source": "subscribe-test"}) for _ in range(50)]
     if broker == "redis":
         assert not any(r.id in str(backend.result_consumer.subscribed_to) for r in results)
     # Waiting still works: get() subscribes on demand and reads the stored result.

@@ -48,11 +48,17 @@ def checkout(tmp_path):
     (repo / "requirements" / "dev.txt").write_text("pytest==0\n")
     (repo / "app").mkdir()
     (repo / "app" / "pyproject.toml").write_text("[project]\n")
+    (repo / "packages" / "companion").mkdir(parents=True)
+    (repo / "packages" / "companion" / "pyproject.toml").write_text("[project]\n")
     venv_bin = repo / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
     (venv_bin / "python").symlink_to(sys.executable)
     stamp = subprocess.run(  # as the script computes it
-        ["bash", "-c", "cat requirements/*.txt app/pyproject.toml | sha256sum | cut -d' ' -f1"],
+        [
+            "bash",
+            "-c",
+            "cat requirements/*.txt app/pyproject.toml packages/*/pyproject.toml | sha256sum | cut -d' ' -f1",
+        ],
         cwd=repo,
         capture_output=True,
         text=True,

@@ -68,11 +68,14 @@ def test_the_tarball_holds_every_role_self_contained_with_license_and_readmes(tm
     for kind in ("worker", "beat", "flower", "web", "supervisord"):
         assert f"roles/supervisor/templates/{kind}.conf.j2" in names
     assert "roles/django/files/release.py" in names
-    # The launcher is a link to the clinic's config/env.py in the repository; the tarball holds the file.
+    # The launcher is a link to the companion package's env.py in the repository; the tarball holds the file.
     with tarfile.open(tarball) as tar:
         launcher = tar.getmember("roles/supervisor/files/django-celery-envfile.py")
         assert launcher.isfile()
-        assert tar.extractfile(launcher).read() == (ROOT / "app" / "config" / "env.py").read_bytes()
+        assert (
+            tar.extractfile(launcher).read()
+            == (ROOT / "packages" / "django-celery-deploy" / "src" / "django_celery_deploy" / "env.py").read_bytes()
+        )
     assert GALAXY["license"] == ["MIT"] and license_text.startswith("MIT License")
     assert (ROOT / "LICENSE").read_text() == license_text
 
@@ -112,7 +115,7 @@ def write_play(where: Path, hosts: dict) -> tuple[Path, Path]:
 
 def inventory(**app1_vars) -> dict:
     # Absolute paths: this playbook lives elsewhere, so playbook_dir is not the repository.
-    project = {key: value.replace("{{ playbook_dir }}", str(ROOT)) for key, value in PROJECT.items()}
+    project = json.loads(json.dumps(PROJECT).replace("{{ playbook_dir }}", str(ROOT)))
     host = {"ansible_connection": "local", **app1_vars}
     groups = {group: {"hosts": {"app1": host}} for group in ("redis", "db", "web", "worker")}
     groups["beat"] = {"hosts": {"app1": {"celery_beat_enabled": True, **host}}}

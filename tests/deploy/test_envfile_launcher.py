@@ -1,6 +1,6 @@
 """The launcher every deployed program starts through: `django-celery-envfile exec FILE -- COMMAND`.
 
-It is the supervisor role's files/django-celery-envfile.py (the clinic's config/env.py),
+It is the supervisor role's files/django-celery-envfile.py (the companion package's django_celery_deploy/env.py),
 run here with the system Python as on a host. A project's settings then only read
 os.environ; the launcher must hand over the file's values, keep the process (exec, so
 Supervisor's signals reach the program), and refuse a file it could not read back.

@@ -457,3 +457,22 @@ def test_a_bad_project_name_is_refused_once_not_again_for_every_name_derived_fro
     out = refused(run_one_host(tmp_path, {"django_app_name": "my site"}))
     assert "django_app_name is" in out
     assert "django_project_module is" not in out and "django_wsgi_app is" not in out
+
+
+def test_a_local_package_directory_that_is_not_a_python_package_is_refused(tmp_path):
+    out = refused(run_one_host(tmp_path, {"django_project_packages": [str(tmp_path)]}))
+    assert f"app1: django_project_packages names {tmp_path}, which is not a Python package directory" in out
+
+
+def test_a_local_package_of_a_git_project_may_be_outside_the_checkout_but_not_above_it_by_dots(tmp_path):
+    git = {
+        "django_project_git_repo": "https://git.example.invalid/mysite.git",
+        "django_project_git_version": "v1.2.0",
+        "django_project_src": "",
+        "django_project_requirements": "requirements.txt",
+    }
+    companion = str(ROOT / "packages" / "django-celery-deploy")
+    passed(run_one_host(tmp_path, {**git, "django_project_packages": ["libs/mylib", companion]}))
+    (tmp_path / "dots").mkdir()
+    out = refused(run_one_host(tmp_path / "dots", {**git, "django_project_packages": ["../elsewhere"]}))
+    assert "django_project_packages names ../elsewhere: with django_project_git_repo a relative entry" in out

@@ -188,7 +188,7 @@ class ComposeStackChecks:
 
     def test_beats_schedule_fires_and_reaches_the_monitoring_worker(self, stack):
         count = (
-            "from clinic.models import WorkerHeartbeat as W; "
+            "from django_celery_deploy.models import WorkerHeartbeat as W; "
             "print(sum(W.objects.filter(source='beat', queue='monitoring').values_list('count', flat=True)))"
         )
 

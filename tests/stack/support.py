@@ -27,7 +27,7 @@ def dev_env() -> dict[str, str]:
 
     sys.path.insert(0, str(ROOT / "app"))
     try:
-        from config.env import parse_env_file
+        from django_celery_deploy.env import parse_env_file
     finally:
         sys.path.pop(0)
     return parse_env_file(ROOT / "docker" / "dev.env")

@@ -1,12 +1,18 @@
-"""Build the release archive the django role deploys: the project's directory plus its pinned requirements.
+"""Build the release archive the django role deploys: the project's directory, its pinned requirements
+and the local Python packages it needs that no index serves (django_project_packages).
 
 The archive is reproducible (sorted entries, fixed mtimes and owners, no gzip
 timestamp), so its sha256 changes exactly when the code or the pins change: the
 role names the release after it, and an unchanged re-run copies nothing. The
 controller runs it with Ansible's own Python (standard library only).
 
-    release.py SRC_DIR REQUIREMENTS_FILE NAME OUT_DIR
-        -> prints {"path": ..., "sha256": ..., "requirements_sha1": ...}
+    release.py SRC_DIR REQUIREMENTS_FILE NAME OUT_DIR [PACKAGE_DIR ...]
+        -> prints {"path": ..., "sha256": ..., "requirements_sha1": ..., "packages": [...]}
+
+Each PACKAGE_DIR (a directory with a pyproject.toml) travels as
+``packages/<its name>/`` in the archive; the archived requirements.txt ends with
+one comment line per package naming its content's sha256, so the virtualenv's
+stamp (the sha1 of that file) changes when a package's code does.
 """
 
 from __future__ import annotations
@@ -19,32 +25,53 @@ import sys
 import tarfile
 from pathlib import Path
 
-SKIP_DIRS = {"__pycache__", "var", ".pytest_cache", ".ruff_cache"}
+SKIP_DIRS = {"__pycache__", "var", ".pytest_cache", ".ruff_cache", "build", "dist"}
 SKIP_SUFFIXES = {".pyc", ".pyo", ".sqlite3"}
 
 
-def release_files(src: Path, requirements: Path) -> list[tuple[str, Path]]:
+def tree_files(src: Path) -> list[tuple[str, Path]]:
     files = []
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src)
-        skipped = any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts)
+        skipped = any(part in SKIP_DIRS or part.startswith(".") or part.endswith(".egg-info") for part in rel.parts)
         if skipped or path.suffix in SKIP_SUFFIXES or not path.is_file():
             continue
         files.append((str(rel), path))
+    return files
+
+
+def tree_sha256(files: list[tuple[str, Path]]) -> str:
+    digest = hashlib.sha256()
+    for member, path in sorted(files):
+        digest.update(member.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def release_files(src: Path, requirements: Path, packages: list[Path]) -> tuple[list[tuple[str, object]], bytes]:
+    """(archive member, Path or bytes) pairs, and the archived requirements.txt."""
     # The pins travel inside the release, under one name whatever the project calls them.
-    files = [entry for entry in files if entry[0] != "requirements.txt"]
-    files.append(("requirements.txt", requirements))
-    return sorted(files)
+    files: list[tuple[str, object]] = [entry for entry in tree_files(src) if entry[0] != "requirements.txt"]
+    pins = requirements.read_bytes()
+    if pins and not pins.endswith(b"\n"):
+        pins += b"\n"
+    for package in packages:
+        members = tree_files(package)
+        files += [(f"packages/{package.name}/{member}", path) for member, path in members]
+        pins += f"# local package packages/{package.name} sha256={tree_sha256(members)}\n".encode()
+    files.append(("requirements.txt", pins))
+    return sorted(files, key=lambda entry: entry[0]), pins
 
 
-def build(src: Path, requirements: Path, name: str, out_dir: Path) -> dict:
+def build(src: Path, requirements: Path, name: str, out_dir: Path, packages: list[Path] = ()) -> dict:
     raw = io.BytesIO()
+    files, pins = release_files(src, requirements, list(packages))
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for member, path in release_files(src, requirements):
+        for member, source in files:
             info = tarfile.TarInfo(member)
-            data = path.read_bytes()
+            data = source if isinstance(source, bytes) else source.read_bytes()
             info.size = len(data)
-            info.mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
+            executable = not isinstance(source, bytes) and source.stat().st_mode & 0o111
+            info.mode = 0o755 if executable else 0o644
             info.mtime = 0
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
@@ -61,19 +88,30 @@ def build(src: Path, requirements: Path, name: str, out_dir: Path) -> dict:
         "path": str(target),
         "sha256": sha,
         # The same digest Ansible's stat computes for the virtualenv's stamp.
-        "requirements_sha1": hashlib.sha1(requirements.read_bytes()).hexdigest(),  # noqa: S324
+        "requirements_sha1": hashlib.sha1(pins).hexdigest(),  # noqa: S324
+        "packages": [f"packages/{package.name}" for package in packages],
     }
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
-        sys.exit("usage: release.py SRC_DIR REQUIREMENTS_FILE NAME OUT_DIR")
+    if len(argv) < 4:
+        sys.exit("usage: release.py SRC_DIR REQUIREMENTS_FILE NAME OUT_DIR [PACKAGE_DIR ...]")
     src, requirements, name, out_dir = Path(argv[0]), Path(argv[1]), argv[2], Path(argv[3])
+    packages = [Path(arg) for arg in argv[4:]]
+    for package in packages:
+        if not (package / "pyproject.toml").is_file() and not (package / "setup.py").is_file():
+            sys.exit(
+                f"release.py: {package} has no pyproject.toml or setup.py: each django_project_packages entry "
+                "must be a Python package's directory"
+            )
+    names = [package.name for package in packages]
+    if len(set(names)) != len(names):
+        sys.exit(f"release.py: two django_project_packages directories share a name: {sorted(names)}")
     if not (src / "manage.py").is_file():
         sys.exit(f"release.py: {src} has no manage.py: django_project_src must be the project's directory")
     if not requirements.is_file():
         sys.exit(f"release.py: no requirements file {requirements} (django_project_requirements)")
-    print(json.dumps(build(src, requirements, name, out_dir)))
+    print(json.dumps(build(src, requirements, name, out_dir, packages)))
     return 0
 
 

@@ -1,1 +1,1 @@
-../../../../app/config/env.py
+../../../../packages/django-celery-deploy/src/django_celery_deploy/env.py

@@ -1,15 +1,16 @@
 from collections import Counter
 
-from django.conf import settings
+from celery import current_app
 from django.core.management.base import BaseCommand, CommandError
 from django_celery_beat.models import PeriodicTask
 
-from config.beat import seed_entry
+from ...beat import seed_entry
 
 
 class Command(BaseCommand):
     help = (
-        "Seed the database with the default beat schedule (settings.CELERY_BEAT_SCHEDULE): add missing "
+        "Seed the database with the default beat schedule (the Celery app's beat_schedule, from "
+        "CELERY_BEAT_SCHEDULE in settings): add missing "
         "entries; on existing ones update what they run (task, arguments, options) but keep their timing "
         "(schedule, enabled) as the admin left it. Idempotent; runs after every migrate, and beat does the "
         "same when it starts."
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        schedule = settings.CELERY_BEAT_SCHEDULE
+        schedule = current_app.conf.beat_schedule or {}
         reset = options["reset"]
         if reset:
             unknown = sorted(set(reset) - set(schedule))

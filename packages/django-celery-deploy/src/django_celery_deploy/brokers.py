@@ -12,6 +12,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from .env import EnvError
 
+EXPLICIT = "CELERY_BROKER_URL is set"
+
 REDIS = "redis"
 PGMQ = "pgmq"
 SQLALCHEMY = "sqlalchemy"
@@ -75,6 +77,11 @@ class BrokerChoice:
     reason: str
 
     @property
+    def explicit(self) -> bool:
+        """The URL was given, not derived: a database it names is not ours to set up."""
+        return self.reason == EXPLICIT
+
+    @property
     def is_database(self) -> bool:
         return self.kind in {PGMQ, SQLALCHEMY}
 
@@ -125,7 +132,7 @@ def database_broker_url(database: dict) -> str:
 
 def choose_broker(explicit_url: str | None, redis_url: str | None, database: dict) -> BrokerChoice:
     if explicit_url:
-        return BrokerChoice(explicit_url, kind_of(explicit_url), "CELERY_BROKER_URL is set")
+        return BrokerChoice(explicit_url, kind_of(explicit_url), EXPLICIT)
     if redis_url:
         if kind_of(redis_url) != REDIS:
             raise EnvError(f"REDIS_URL={redact(redis_url)!r} is not a redis:// or rediss:// URL")
@@ -149,3 +156,97 @@ def pgmq_conn_string(database: dict) -> str:
         return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
     return " ".join(f"{key}={esc(value)}" for key, value in fields.items() if value not in (None, ""))
+
+
+def current_broker() -> BrokerChoice:
+    """settings.BROKER when the project made its choice here, else the Celery app's broker_url."""
+    from django.conf import settings
+
+    choice = getattr(settings, "BROKER", None)
+    if isinstance(choice, BrokerChoice):
+        return choice
+    from celery import current_app
+
+    url = current_app.conf.broker_url or ""
+    return BrokerChoice(url, kind_of(url), EXPLICIT)
+
+
+def celery_settings(
+    choice: BrokerChoice,
+    database: dict,
+    *,
+    visibility_timeout: int,
+    polling_interval: float | None = None,
+    pgmq_pool_size: int = 4,
+    result_backend: str | None = None,
+) -> dict:
+    """The CELERY_* settings that follow from the broker choice, for a settings module to adopt.
+
+    ``visibility_timeout`` must outlast the longest task and the longest countdown,
+    or a task is delivered a second time while it still runs or waits; it is also
+    how long the task of a worker that died waits before another worker runs it.
+    ``polling_interval`` (seconds) is how long a database-broker worker sleeps
+    after an empty poll: pgmq waits in the server, so its default is short; every
+    SQLite poll takes the database's write lock, so it polls less often.
+    """
+    if polling_interval is None:
+        polling_interval = 0.02 if choice.kind == PGMQ else 0.1
+    values = {
+        "CELERY_BROKER_URL": choice.url,
+        # Results live next to the broker: Redis with Redis, else the Django database.
+        # "<class>+redis://..." selects the backend class (see results.py).
+        "CELERY_RESULT_BACKEND": result_backend
+        or (
+            "django_celery_deploy.results:SubscribeOnWaitRedisBackend+" + choice.url
+            if choice.kind == REDIS
+            else "django_celery_deploy.results:FinalStateDatabaseBackend"
+        ),
+        "CELERY_BROKER_POLLING_INTERVAL": polling_interval,
+        # SQLAlchemy has no fanout, and pgmq cannot hold the reply queue names that
+        # remote control needs (47-character limit): the probe task replaces inspect ping.
+        "CELERY_WORKER_ENABLE_REMOTE_CONTROL": choice.kind in {REDIS, OTHER},
+    }
+    if choice.kind == REDIS:
+        values["CELERY_BROKER_TRANSPORT_OPTIONS"] = {
+            "visibility_timeout": visibility_timeout,
+            # kombu sweeps unacked messages only every interval x throttle
+            # (100 s by default): make the sweep follow the timeout.
+            "unacked_restore_interval": max(1, min(10, visibility_timeout // 4)),
+            "unacked_restore_throttle": 1,
+        }
+        values["CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS"] = {"visibility_timeout": visibility_timeout}
+    elif choice.kind == PGMQ:
+        # kombu's transport with settles that outlast a PostgreSQL restart (see the module).
+        values["CELERY_BROKER_TRANSPORT"] = "django_celery_deploy.pgmq_transport:Transport"
+        options = {
+            "visibility_timeout": visibility_timeout,
+            "init_extension": False,  # installed at migrate time (setup_db.py), no server extension
+            "poll_interval_ms": max(5, int(polling_interval * 1000)),
+            "wait_time_seconds": 1,
+            "polling_interval": polling_interval,
+            "pool_size": pgmq_pool_size,
+        }
+        if not choice.explicit:
+            options["conn_string"] = pgmq_conn_string(database)
+        values["CELERY_BROKER_TRANSPORT_OPTIONS"] = options
+    elif choice.kind == SQLALCHEMY:
+        # These options go to SQLAlchemy's create_engine; the polling interval
+        # is set on the transport class instead (configure_transport).
+        values["CELERY_BROKER_TRANSPORT_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    else:
+        values["CELERY_BROKER_TRANSPORT_OPTIONS"] = {"visibility_timeout": visibility_timeout}
+    return values
+
+
+def configure_transport(**_kwargs) -> None:
+    """Connect to the Celery app's on_after_configure: what settings cannot reach.
+
+    kombu's SQLAlchemy transport passes broker_transport_options to create_engine,
+    so its polling interval can only be set on the class.
+    """
+    choice = current_broker()
+    if choice.kind == SQLALCHEMY:
+        from django.conf import settings
+        from kombu.transport import sqlalchemy
+
+        sqlalchemy.Transport.polling_interval = getattr(settings, "CELERY_BROKER_POLLING_INTERVAL", 0.1)

@@ -8,7 +8,7 @@ pgmq cannot hold).
 It costs a task per queue and up to ``timeout`` seconds, and a busy queue fails
 it, so it is for operators and CI only: ``manage.py probe_queues`` and
 ``/healthz?deep=1`` behind the API token. Anonymous /healthz reads the workers'
-heartbeats instead (clinic/heartbeat.py).
+heartbeats instead (heartbeat.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
-from config.routing import QUEUE_NAMES
+from .queues import queue_names
 
 
 @dataclass
@@ -31,10 +31,11 @@ class QueueStatus:
 def probe_queues(queues: list[str] | None = None, timeout: float = 5.0, poll: float = 0.05) -> list[QueueStatus]:
     from .tasks import health_check
 
-    queues = list(queues or QUEUE_NAMES)
-    unknown = [queue for queue in queues if queue not in QUEUE_NAMES]
+    known = queue_names()
+    queues = list(queues or known)
+    unknown = [queue for queue in queues if queue not in known]
     if unknown:
-        raise ValueError(f"unknown queue(s) {unknown}; the queues are {list(QUEUE_NAMES)}")
+        raise ValueError(f"unknown queue(s) {unknown}; the queues are {list(known)}")
 
     started = time.monotonic()
     # expires: a probe that waited past its deadline is dropped by the worker

@@ -1,8 +1,9 @@
 """Is beat alive? Only if its schedule still reaches a worker.
 
 A beat process can exist and send nothing (wedged on the database, or a
-stopped scheduler). Beat's own `health-check` entry lands on the monitoring
-worker and refreshes WorkerHeartbeat(source="beat"); this command fails when
+stopped scheduler). A beat schedule entry that sends django_celery_deploy.health_check
+with kwargs {"source": "beat"} refreshes WorkerHeartbeat(source="beat") on the
+worker that runs it; this command fails when
 that row is older than --max-age, which is what a container healthcheck or a
 monitoring system should look at.
 """
@@ -17,7 +18,7 @@ from ...models import WorkerHeartbeat
 
 
 def default_max_age() -> int:
-    interval = settings.BEAT_HEALTH_CHECK_SECONDS or 300
+    interval = getattr(settings, "BEAT_HEALTH_CHECK_SECONDS", 0) or 300
     # Two missed firings plus slack for a busy monitoring queue.
     return 2 * interval + 30
 

@@ -2,9 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.routing import QUEUE_NAMES
-
 from ...probe import as_dicts, probe_queues
+from ...queues import queue_names
 
 
 class Command(BaseCommand):
@@ -14,7 +13,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--queue", action="append", choices=QUEUE_NAMES, help="probe only this queue (repeatable)")
+        parser.add_argument(
+            "--queue", action="append", choices=queue_names(), help="probe only this queue (repeatable)"
+        )
         parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for every answer")
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

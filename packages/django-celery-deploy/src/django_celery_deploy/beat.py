@@ -90,7 +90,7 @@ class PostgresBeatLock:
         import psycopg
 
         if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(self.conninfo, autocommit=True, application_name="clinic-beat-lock")
+            self.conn = psycopg.connect(self.conninfo, autocommit=True, application_name="django-celery-beat-lock")
         return bool(self.conn.execute("SELECT pg_try_advisory_lock(%s)", [BEAT_LOCK_KEY]).fetchone()[0])
 
     def held(self) -> bool:

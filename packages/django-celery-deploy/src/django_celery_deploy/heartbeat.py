@@ -39,12 +39,14 @@ STALE_AFTER_BEATS = 3
 FORGET_AFTER = timedelta(days=1)
 
 LIVE, BUSY, DOWN = "live", "busy", "down"
+# Seconds between beats unless settings.WORKER_HEARTBEAT_SECONDS says otherwise.
+DEFAULT_INTERVAL = 10.0
 
 
 def interval() -> float:
     from django.conf import settings
 
-    return settings.WORKER_HEARTBEAT_SECONDS
+    return float(getattr(settings, "WORKER_HEARTBEAT_SECONDS", DEFAULT_INTERVAL))
 
 
 def stale_after() -> float:
@@ -62,7 +64,7 @@ class Heartbeat:
         self.every = every
         self.stopping = threading.Event()
         self.failing = False
-        self.thread = threading.Thread(target=self._run, name="clinic-heartbeat", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="django-celery-deploy-heartbeat", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -158,9 +160,9 @@ def _stopped(**_kwargs) -> None:
 
 
 def connect_signals() -> None:
-    signals.worker_ready.connect(_start, weak=False, dispatch_uid="clinic-heartbeat-start")
-    signals.worker_shutting_down.connect(_stopping, weak=False, dispatch_uid="clinic-heartbeat-stopping")
-    signals.worker_shutdown.connect(_stopped, weak=False, dispatch_uid="clinic-heartbeat-stopped")
+    signals.worker_ready.connect(_start, weak=False, dispatch_uid="django-celery-deploy-heartbeat-start")
+    signals.worker_shutting_down.connect(_stopping, weak=False, dispatch_uid="django-celery-deploy-heartbeat-stopping")
+    signals.worker_shutdown.connect(_stopped, weak=False, dispatch_uid="django-celery-deploy-heartbeat-stopped")
 
 
 # --- Reader: /healthz ---------------------------------------------------------------------

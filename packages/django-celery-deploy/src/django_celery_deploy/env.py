@@ -124,7 +124,7 @@ def get_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
-def get_float(name: str, default: float, *, minimum: float | None = None) -> float:
+def get_float(name: str, default: float | None, *, minimum: float | None = None) -> float | None:
     value = os.environ.get(name)
     if value is None or value == "":
         return default

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections, transaction
+
+from .brokers import current_broker
 
 logger = logging.getLogger(__name__)
 
@@ -37,18 +40,20 @@ def install_pgmq(using: str = "default") -> bool:
 
 def install_sqlalchemy_broker_tables() -> None:
     """Create kombu's tables and one row per queue before any worker starts."""
+    from celery import current_app
     from kombu import Connection
 
-    from config.routing import QUEUE_NAMES
+    from .queues import queue_names
 
-    with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+    conf = current_app.conf
+    with Connection(conf.broker_url, transport_options=conf.broker_transport_options or {}) as conn:
         channel = conn.default_channel
-        for queue in QUEUE_NAMES:
+        for queue in queue_names():
             channel._new_queue(queue)
 
 
 def ensure_broker_and_cache(using: str = "default", **_kwargs) -> None:
-    kind = settings.BROKER.kind
+    kind = current_broker().kind
     engine = settings.DATABASES[using]["ENGINE"]
     if kind == "pgmq" and engine.endswith("postgresql") and not _broker_url_is_explicit():
         install_pgmq(using)
@@ -56,9 +61,10 @@ def ensure_broker_and_cache(using: str = "default", **_kwargs) -> None:
         install_sqlalchemy_broker_tables()
     if settings.CACHES["default"]["BACKEND"].endswith("DatabaseCache"):
         call_command("createcachetable", database=using, verbosity=0)
-    call_command("sync_schedule", verbosity=0)
+    if apps.is_installed("django_celery_beat"):
+        call_command("sync_schedule", verbosity=0)
 
 
 def _broker_url_is_explicit() -> bool:
     # An explicit CELERY_BROKER_URL may point at another database: not ours to change.
-    return settings.BROKER.reason.startswith("CELERY_BROKER_URL")
+    return current_broker().explicit

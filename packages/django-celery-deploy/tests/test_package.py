@@ -1,0 +1,263 @@
+"""What a project gets from adding django_celery_deploy, proven on a throwaway project (testproject/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from celery import states
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_deploy import brokers, env
+from django_celery_deploy.beat import FileBeatLock
+from django_celery_deploy.models import WorkerHeartbeat
+from django_celery_deploy.probe import probe_queues
+from django_celery_deploy.results import FinalStateDatabaseBackend
+from django_celery_deploy.routing import QueueTable, RoutingError
+
+HERE = Path(__file__).resolve().parent
+TOKEN = "t" * 40
+
+
+# --- The env file -----------------------------------------------------------------------
+
+
+def test_a_malformed_env_file_is_refused_naming_file_and_line(tmp_path):
+    path = tmp_path / "app.env"
+    path.write_text("A=1\nA=2\n")
+    with pytest.raises(env.EnvFileError, match=r"app.env:2: A is set twice"):
+        env.parse_env_file(path)
+    path.write_text("lower=1\n")
+    with pytest.raises(env.EnvFileError, match=r"app.env:1: invalid variable name 'lower'"):
+        env.parse_env_file(path)
+
+
+def test_the_launcher_puts_the_files_values_in_the_environment_and_checks_files(tmp_path):
+    path = tmp_path / "app.env"
+    path.write_text("# a comment\nGREETING=a = b # kept literally\n")
+    launcher = [sys.executable, "-m", "django_celery_deploy.env"]
+    shown = subprocess.run(
+        [*launcher, "exec", str(path), "--", sys.executable, "-c", "import os; print(os.environ['GREETING'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.strip() == "a = b # kept literally"
+    path.write_text("NO_EQUALS_SIGN\n")
+    refused = subprocess.run([*launcher, "check", str(path)], capture_output=True, text=True)
+    assert refused.returncode == 1 and "app.env:1: expected KEY=value" in refused.stderr
+
+
+def test_a_bad_value_names_its_variable(monkeypatch):
+    monkeypatch.setenv("SOME_LIMIT", "ten")
+    with pytest.raises(env.EnvError, match="SOME_LIMIT='ten' is not an integer"):
+        env.get_int("SOME_LIMIT", 1)
+
+
+# --- The broker choice ------------------------------------------------------------------
+
+SQLITE = brokers.parse_database_url("sqlite:////srv/app/db.sqlite3")
+POSTGRES = brokers.parse_database_url("postgresql://shop:pw@db.internal:5432/shop")
+
+
+def test_the_broker_is_redis_when_redis_url_is_set_else_the_database():
+    assert brokers.choose_broker(None, "redis://127.0.0.1:6379/0", SQLITE).kind == brokers.REDIS
+    assert brokers.choose_broker(None, None, SQLITE).kind == brokers.SQLALCHEMY
+    choice = brokers.choose_broker(None, None, POSTGRES)
+    assert choice.kind == brokers.PGMQ and not choice.explicit
+    explicit = brokers.choose_broker("redis://other:6379/1", "redis://127.0.0.1:6379/0", POSTGRES)
+    assert explicit.url == "redis://other:6379/1" and explicit.explicit
+
+
+def test_the_visibility_timeout_reaches_every_place_celery_reads_it():
+    redis = brokers.celery_settings(brokers.choose_broker(None, "redis://h/0", SQLITE), SQLITE, visibility_timeout=900)
+    assert redis["CELERY_BROKER_TRANSPORT_OPTIONS"]["visibility_timeout"] == 900
+    assert redis["CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS"]["visibility_timeout"] == 900
+    assert redis["CELERY_RESULT_BACKEND"].endswith("+redis://h/0")
+    pgmq = brokers.celery_settings(brokers.choose_broker(None, None, POSTGRES), POSTGRES, visibility_timeout=900)
+    options = pgmq["CELERY_BROKER_TRANSPORT_OPTIONS"]
+    assert options["visibility_timeout"] == 900 and "dbname='shop'" in options["conn_string"]
+    assert pgmq["CELERY_BROKER_TRANSPORT"] == "django_celery_deploy.pgmq_transport:Transport"
+    # Neither database broker can carry remote control's replies.
+    assert not pgmq["CELERY_WORKER_ENABLE_REMOTE_CONTROL"]
+    assert redis["CELERY_WORKER_ENABLE_REMOTE_CONTROL"]
+
+
+def test_an_unknown_database_url_scheme_is_refused_by_name():
+    with pytest.raises(env.EnvError, match="DATABASE_URL scheme 'mysql' is not supported"):
+        brokers.parse_database_url("mysql://u@h/db")
+
+
+# --- The queue table --------------------------------------------------------------------
+
+
+def test_a_route_to_an_unknown_queue_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "queues.json"
+    path.write_text(json.dumps({"queues": ["orders"], "routes": {"shop.tasks.mail": "mailing"}}))
+    with pytest.raises(RoutingError, match=r"queues.json: routes name unknown queues \['mailing'\]"):
+        QueueTable.from_file(path)
+
+
+def test_the_queue_table_routes_named_tasks_and_defaults_the_rest():
+    table = QueueTable.from_dict({"queues": {"orders": "", "mailing": ""}, "routes": {"shop.tasks.mail": "mailing"}})
+    assert table.default_queue == "orders"
+    assert table.queue_for("shop.tasks.mail") == "mailing" and table.queue_for("shop.tasks.other") == "orders"
+    assert [queue.name for queue in table.task_queues] == ["orders", "mailing"]
+
+
+# --- What migrate sets up ---------------------------------------------------------------
+
+
+def test_migrate_creates_the_database_brokers_queues_the_cache_table_and_the_schedule():
+    tables = connection.introspection.table_names()
+    assert "test_cache" in tables
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM kombu_queue ORDER BY name")
+        assert [row[0] for row in cursor.fetchall()] == ["mail", "orders"]
+    assert PeriodicTask.objects.filter(name="beat-heartbeat", task="django_celery_deploy.health_check").exists()
+
+
+def test_sync_schedule_keeps_the_admins_retiming():
+    from django.core.management import call_command
+
+    task = PeriodicTask.objects.get(name="beat-heartbeat")
+    task.interval = IntervalSchedule.objects.create(every=42, period=IntervalSchedule.SECONDS)
+    task.save()
+    call_command("sync_schedule", verbosity=0)
+    assert PeriodicTask.objects.get(name="beat-heartbeat").interval.every == 42
+
+
+# --- Results and the beat lock ----------------------------------------------------------
+
+
+def test_a_late_retry_state_does_not_overwrite_a_success(celery_app_ready):
+    backend = FinalStateDatabaseBackend(app=celery_app_ready)
+    backend.store_result("t-1", 42, states.SUCCESS)
+    backend.store_result("t-1", None, states.RETRY)
+    assert backend.get_task_meta("t-1")["status"] == states.SUCCESS
+
+
+def test_a_second_beat_lock_on_the_same_database_stands_by(tmp_path):
+    first, second = FileBeatLock(tmp_path / "beat.lock"), FileBeatLock(tmp_path / "beat.lock")
+    assert first.try_acquire() and first.held()
+    assert not second.try_acquire()
+    first.release()
+    assert second.try_acquire()
+    second.release()
+
+
+# --- /healthz from heartbeats -------------------------------------------------------------
+
+
+def beat_row(queue, hostname, **values):
+    fields = {"pid": 1, "concurrency": 2, "active": 0, "connected": True, "seen_at": timezone.now(), **values}
+    WorkerHeartbeat.objects.update_or_create(queue=queue, hostname=hostname, source="worker", defaults=fields)
+
+
+def healthz(**headers):
+    response = Client(**headers).get("/healthz")
+    return response.status_code, response.json()
+
+
+def test_healthz_calls_a_queue_without_heartbeats_down():
+    WorkerHeartbeat.objects.all().delete()
+    code, body = healthz()
+    assert code == 503 and body["down"] == ["orders", "mail"]
+    assert "no worker has sent a heartbeat" in body["queues"]["orders"]["error"]
+
+
+def test_healthz_tells_a_busy_worker_from_a_dead_one_and_names_no_host():
+    WorkerHeartbeat.objects.all().delete()
+    beat_row("orders", "orders@host-a")
+    beat_row("mail", "mail@host-a", active=2)  # every pool slot taken: busy, not down
+    code, body = healthz()
+    assert code == 200, body
+    assert body["queues"]["orders"]["state"] == "live" and body["queues"]["mail"]["state"] == "busy"
+    assert "host-a" not in json.dumps(body)
+    beat_row("mail", "mail@host-a", seen_at=timezone.now() - timedelta(seconds=30))  # 3 beats missed
+    code, body = healthz()
+    assert (
+        code == 503 and body["down"] == ["mail"] and "no heartbeat from mail@host-a" in body["queues"]["mail"]["error"]
+    )
+
+
+def test_deep_healthz_needs_the_token():
+    assert Client().get("/healthz?deep=1").status_code == 401
+    assert Client(HTTP_AUTHORIZATION="Bearer wrong").get("/healthz?deep=1").status_code == 401
+
+
+def test_probing_an_unknown_queue_names_the_queues():
+    with pytest.raises(ValueError, match=r"unknown queue\(s\) \['nope'\]; the queues are \['orders', 'mail'\]"):
+        probe_queues(["nope"])
+
+
+# --- A real worker ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_app_ready():
+    from testproject.celery import app
+
+    return app
+
+
+@pytest.fixture
+def worker():
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "testproject",
+            "worker",
+            "-Q",
+            "orders,mail",
+            "-c",
+            "1",
+            "--pool",
+            "solo",
+            "-l",
+            "warning",
+            "--hostname",
+            "pkgtest@%h",
+        ],
+        cwd=HERE,
+        env={**os.environ, "PYTHONPATH": str(HERE)},
+    )
+    yield process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def test_a_worker_answers_the_probe_on_every_queue_and_beats_for_healthz(worker):
+    WorkerHeartbeat.objects.all().delete()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if WorkerHeartbeat.objects.filter(source="worker", stopped_at=None).count() == 2:
+            break
+        time.sleep(0.5)
+    code, body = healthz()
+    assert code == 200 and body["status"] == "ok", body
+    statuses = probe_queues(timeout=30)
+    assert [(status.queue, status.ok) for status in statuses] == [("orders", True), ("mail", True)], statuses
+    deep = Client(HTTP_AUTHORIZATION=f"Bearer {TOKEN}").get("/healthz?deep=1")
+    assert deep.status_code == 200 and deep.json()["queues"]["mail"]["probe"]["ok"], deep.json()
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(30)
+    # A worker that stopped says so on its way out: down at once, not after its beats go stale.
+    code, body = healthz()
+    assert code == 503 and "stopped" in body["queues"]["orders"]["error"], body

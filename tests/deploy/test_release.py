@@ -1,0 +1,66 @@
+"""The release archive (the django role's files/release.py): named after its content, local packages inside."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RELEASE = ROOT / "ansible" / "roles" / "django" / "files" / "release.py"
+
+
+def project(where: Path) -> tuple[Path, Path, Path]:
+    src = where / "mysite"
+    src.mkdir(parents=True)
+    (src / "manage.py").write_text("print('manage')\n")
+    pins = where / "requirements.txt"
+    pins.write_text("Django==5.2.19\n")
+    package = where / "libs" / "mylib"
+    (package / "src" / "mylib").mkdir(parents=True)
+    (package / "pyproject.toml").write_text("[project]\nname = 'mylib'\nversion = '1.0'\n")
+    (package / "src" / "mylib" / "__init__.py").write_text("VALUE = 1\n")
+    (package / "src" / "mylib.egg-info").mkdir()  # a developer's editable install leaves this
+    (package / "src" / "mylib.egg-info" / "PKG-INFO").write_text("local build state\n")
+    return src, pins, package
+
+
+def build(src: Path, pins: Path, out: Path, *packages: Path) -> subprocess.CompletedProcess:
+    argv = [sys.executable, str(RELEASE), str(src), str(pins), "mysite", str(out), *map(str, packages)]
+    return subprocess.run(argv, capture_output=True, text=True)
+
+
+def test_a_local_package_travels_in_the_release_and_its_hash_in_the_pins(tmp_path):
+    src, pins, package = project(tmp_path)
+    done = build(src, pins, tmp_path / "out", package)
+    assert done.returncode == 0, done.stderr
+    release = json.loads(done.stdout)
+    assert release["packages"] == ["packages/mylib"]
+    with tarfile.open(release["path"]) as tar:
+        names = tar.getnames()
+        archived_pins = tar.extractfile("requirements.txt").read().decode()
+    assert "packages/mylib/pyproject.toml" in names and "packages/mylib/src/mylib/__init__.py" in names
+    assert not [name for name in names if "egg-info" in name]
+    assert archived_pins.startswith("Django==5.2.19\n")
+    assert "# local package packages/mylib sha256=" in archived_pins
+
+
+def test_a_change_in_a_local_package_makes_a_new_release_and_reinstalls_the_virtualenv(tmp_path):
+    src, pins, package = project(tmp_path)
+    first = json.loads(build(src, pins, tmp_path / "out", package).stdout)
+    again = json.loads(build(src, pins, tmp_path / "out", package).stdout)
+    assert again == first  # reproducible: an unchanged project is the same release
+    (package / "src" / "mylib" / "__init__.py").write_text("VALUE = 2\n")
+    changed = json.loads(build(src, pins, tmp_path / "out", package).stdout)
+    assert changed["sha256"] != first["sha256"]
+    # The virtualenv's stamp is this digest: a changed package is installed again.
+    assert changed["requirements_sha1"] != first["requirements_sha1"]
+
+
+def test_a_package_directory_without_a_build_file_is_refused_by_name(tmp_path):
+    src, pins, _ = project(tmp_path)
+    done = build(src, pins, tmp_path / "out", tmp_path / "mysite")
+    assert done.returncode != 0
+    assert "has no pyproject.toml or setup.py: each django_project_packages entry" in done.stderr
