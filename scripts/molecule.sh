@@ -61,6 +61,11 @@ for scenario in "${scenarios[@]}"; do
 done
 .venv/bin/python scripts/deploy_times.py var/molecule/*.times
 if ((${#failed[@]})); then
+  # Last, so that a CI report which keeps only the end of the output still shows why.
+  for f in "${failed[@]}"; do
+    echo "--- why $f failed (var/molecule/${f/\//-}.log):" >&2
+    grep -E -A14 '^(fatal|failed): ' "var/molecule/${f/\//-}.log" | cut -c1-400 | head -60 >&2
+  done
   echo "molecule FAILED: ${failed[*]}" >&2
   exit 1
 fi

@@ -87,3 +87,23 @@ def test_a_task_error_on_a_database_that_still_answers_is_not_taken_for_a_lost_c
     connection.close()
     connection.connection = None
     assert database_connection_lost(OperationalError("connection refused"))
+
+
+def test_a_started_state_lost_with_the_database_does_not_fail_the_task_but_a_final_state_does(tmp_path):
+    """track_started stores STARTED before the task body runs. A task that started while
+    PostgreSQL was down failed that write, Celery took it for an internal error and
+    acknowledged the task as failed without running it: the drill counted it lost. STARTED is
+    informational, so its write is skipped when the database is gone (the body's own writes
+    then requeue the task); a final state is never dropped silently."""
+    server = PostgresServer(tmp_path).start()
+    env = {"DATABASE_URL": server.url, "REDIS_URL": "", "CELERY_BROKER_URL": ""}
+    try:
+        migrated = _manage(env, "migrate", "--noinput")
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
+    finally:
+        server.stop()
+    store = "from celery import states; from config.celery import app; app.backend.store_result('t1', 1, states.{})"
+    started = _manage(env, "shell", "-c", store.format("STARTED"))
+    assert started.returncode == 0, started.stderr[-3000:]
+    success = _manage(env, "shell", "-c", store.format("SUCCESS"))
+    assert success.returncode != 0 and "OperationalError" in success.stderr, success.stderr[-3000:]

@@ -16,12 +16,25 @@ its result says RETRY forever, and every get() times out. Celery's key-value
 backends refuse to overwrite SUCCESS; django-celery-results does not. This one
 does, under a row lock, and also keeps any finished state from being replaced
 by an unfinished one.
+
+And a STARTED write that finds the database gone is skipped, not raised: Celery
+stores STARTED (task_track_started) before the task body, outside the task's own
+error handling, so the failure was an internal error and the task was acknowledged
+as failed without ever running. Lost, in the PostgreSQL restart drill. The body's
+own writes then meet the same database and hand the message back
+(config/task_base.py); a final state is never skipped.
 """
+
+import logging
 
 from celery import states
 from celery.backends.redis import RedisBackend
-from django.db import router, transaction
+from django.db import InterfaceError, OperationalError, connections, router, transaction
 from django_celery_results.backends.database import DatabaseBackend
+
+from .task_base import database_connection_lost
+
+logger = logging.getLogger(__name__)
 
 
 class SubscribeOnWaitRedisBackend(RedisBackend):
@@ -42,6 +55,16 @@ def keeps_stored_state(stored: str | None, new: str) -> bool:
 class FinalStateDatabaseBackend(DatabaseBackend):
     def _store_result(self, task_id, result, status, traceback=None, request=None, using=None):
         db = using or router.db_for_write(self.TaskModel)
+        try:
+            return self._store_unless_final(task_id, result, status, traceback, request, db)
+        except (OperationalError, InterfaceError) as exc:
+            if status != states.STARTED or not database_connection_lost(exc):
+                raise
+            logger.warning("task %s: STARTED not recorded, the database is unreachable (%s)", task_id, exc)
+            connections[db].close()  # the task body connects afresh
+            return result
+
+    def _store_unless_final(self, task_id, result, status, traceback, request, db):
         # The row lock (PostgreSQL) or the IMMEDIATE transaction (SQLite, see
         # config.brokers) makes the check and the write one step against a
         # concurrent writer of the same task id.
@@ -55,4 +78,4 @@ class FinalStateDatabaseBackend(DatabaseBackend):
             )
             if keeps_stored_state(stored, status):
                 return result
-            return super()._store_result(task_id, result, status, traceback, request, using)
+            return super()._store_result(task_id, result, status, traceback, request, db)
