@@ -22,7 +22,7 @@ stores STARTED (task_track_started) before the task body, outside the task's own
 error handling, so the failure was an internal error and the task was acknowledged
 as failed without ever running. Lost, in the PostgreSQL restart drill. The body's
 own writes then meet the same database and hand the message back
-(config/task_base.py); a final state is never skipped.
+(task_base.py); a final state is never skipped.
 """
 
 import logging
@@ -66,7 +66,7 @@ class FinalStateDatabaseBackend(DatabaseBackend):
 
     def _store_unless_final(self, task_id, result, status, traceback, request, db):
         # The row lock (PostgreSQL) or the IMMEDIATE transaction (SQLite, see
-        # config.brokers) makes the check and the write one step against a
+        # brokers.parse_database_url) makes the check and the write one step against a
         # concurrent writer of the same task id.
         with transaction.atomic(using=db):
             stored = (
