@@ -140,9 +140,12 @@ def test_beat_exits_when_it_can_no_longer_prove_it_holds_the_lock(log_dir):
         beat.wait_for_log("holding the beat lock", timeout=60)
         if connection.vendor == "postgresql":
             # The lock's own session ends (a failover, a network cut, an admin's kill).
+            from django_celery_deploy.beat import LOCK_APPLICATION_NAME
+
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'clinic-beat-lock'"
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                    [LOCK_APPLICATION_NAME],
                 )
                 assert cursor.fetchone() == (True,)
         else:

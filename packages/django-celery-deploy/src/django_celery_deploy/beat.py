@@ -38,6 +38,8 @@ from .brokers import pgmq_conn_string
 logger = logging.getLogger(__name__)
 
 BEAT_LOCK_KEY = 0x62656174  # "beat"
+# How the lock's own session shows in pg_stat_activity (an operator looking for it).
+LOCK_APPLICATION_NAME = "django-celery-beat-lock"
 
 # An entry's timing, which the admin owns once the entry exists: its "Schedule"
 # section and "Enabled". Everything else settings name (task, args, kwargs,
@@ -90,7 +92,7 @@ class PostgresBeatLock:
         import psycopg
 
         if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(self.conninfo, autocommit=True, application_name="django-celery-beat-lock")
+            self.conn = psycopg.connect(self.conninfo, autocommit=True, application_name=LOCK_APPLICATION_NAME)
         return bool(self.conn.execute("SELECT pg_try_advisory_lock(%s)", [BEAT_LOCK_KEY]).fetchone()[0])
 
     def held(self) -> bool:
