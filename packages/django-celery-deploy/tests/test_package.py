@@ -92,9 +92,23 @@ def test_the_visibility_timeout_reaches_every_place_celery_reads_it():
     assert redis["CELERY_WORKER_ENABLE_REMOTE_CONTROL"]
 
 
-def test_an_unknown_database_url_scheme_is_refused_by_name():
-    with pytest.raises(env.EnvError, match="DATABASE_URL scheme 'mysql' is not supported"):
-        brokers.parse_database_url("mysql://u@h/db")
+def test_an_unknown_or_missing_database_url_is_refused_by_name():
+    with pytest.raises(env.EnvError, match=r"DATABASE_URL='mysql://u:\*\*\*@h/db': scheme 'mysql' is not supported"):
+        brokers.parse_database_url("mysql://u:secret@h/db")
+    with pytest.raises(env.EnvError, match="DATABASE_URL is not set: give postgresql://"):
+        brokers.parse_database_url("")
+
+
+def test_a_project_whose_celery_app_is_not_loaded_with_django_is_refused_by_the_checks():
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "check", "--settings", "bareproject.settings"],
+        cwd=HERE,
+        env={**os.environ, "PYTHONPATH": str(HERE), "DJANGO_SETTINGS_MODULE": "bareproject.settings"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "django_celery_deploy.E001" in done.stderr and "from .celery import app as celery_app" in done.stderr
 
 
 # --- The queue table --------------------------------------------------------------------
@@ -123,17 +137,17 @@ def test_migrate_creates_the_database_brokers_queues_the_cache_table_and_the_sch
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM kombu_queue ORDER BY name")
         assert [row[0] for row in cursor.fetchall()] == ["mail", "orders"]
-    assert PeriodicTask.objects.filter(name="beat-heartbeat", task="django_celery_deploy.health_check").exists()
+    assert PeriodicTask.objects.filter(name="health-check", task="django_celery_deploy.health_check").exists()
 
 
 def test_sync_schedule_keeps_the_admins_retiming():
     from django.core.management import call_command
 
-    task = PeriodicTask.objects.get(name="beat-heartbeat")
+    task = PeriodicTask.objects.get(name="health-check")
     task.interval = IntervalSchedule.objects.create(every=42, period=IntervalSchedule.SECONDS)
     task.save()
     call_command("sync_schedule", verbosity=0)
-    assert PeriodicTask.objects.get(name="beat-heartbeat").interval.every == 42
+    assert PeriodicTask.objects.get(name="health-check").interval.every == 42
 
 
 # --- Results and the beat lock ----------------------------------------------------------
@@ -190,9 +204,12 @@ def test_healthz_tells_a_busy_worker_from_a_dead_one_and_names_no_host():
     )
 
 
-def test_deep_healthz_needs_the_token():
+def test_deep_healthz_needs_the_token_and_says_when_the_server_has_none(settings):
     assert Client().get("/healthz?deep=1").status_code == 401
     assert Client(HTTP_AUTHORIZATION="Bearer wrong").get("/healthz?deep=1").status_code == 401
+    settings.HEALTHZ_TOKEN = ""
+    off = Client(HTTP_AUTHORIZATION="Bearer ").get("/healthz?deep=1")
+    assert off.status_code == 403 and "HEALTHZ_TOKEN is empty" in off.json()["error"]
 
 
 def test_probing_an_unknown_queue_names_the_queues():
@@ -201,6 +218,16 @@ def test_probing_an_unknown_queue_names_the_queues():
 
 
 # --- A real worker ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings():
+    """Django's settings, restored after the test (no pytest-django here)."""
+    from django.conf import settings as django_settings
+    from django.test.utils import override_settings
+
+    with override_settings():
+        yield django_settings
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ class DjangoCeleryDeployConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from . import heartbeat
+        from . import checks, heartbeat  # noqa: F401  (checks registers the system checks)
         from .setup_db import ensure_broker_and_cache
 
         post_migrate.connect(ensure_broker_and_cache, sender=self, dispatch_uid="django-celery-deploy-setup")

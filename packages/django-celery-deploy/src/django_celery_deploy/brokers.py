@@ -27,6 +27,10 @@ def parse_database_url(url: str) -> dict:
     ``postgres://``; an empty host with ``?host=/run/postgresql`` means a unix
     socket) and ``sqlite:////absolute/path.sqlite3``.
     """
+    if not url:
+        raise EnvError(
+            "DATABASE_URL is not set: give postgresql://user:password@host:port/name or sqlite:////absolute/path"
+        )
     parts = urlsplit(url)
     scheme = parts.scheme
     if scheme == "sqlite":
@@ -67,7 +71,9 @@ def parse_database_url(url: str) -> dict:
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }
-    raise EnvError(f"DATABASE_URL scheme {scheme!r} is not supported (use postgresql:// or sqlite:////path)")
+    raise EnvError(
+        f"DATABASE_URL={redact(url)!r}: scheme {scheme!r} is not supported (use postgresql:// or sqlite:////path)"
+    )
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,11 @@ def healthz(request):
     probe task through every queue; 401 without the token.
     """
     if request.GET.get("deep", "").lower() in {"1", "true", "yes"}:
+        if not getattr(settings, "HEALTHZ_TOKEN", ""):
+            error = "deep checks are off: settings.HEALTHZ_TOKEN is empty on this server"
+            return JsonResponse({"error": error}, status=403)
         if not _token_ok(request):
-            error = "missing or wrong bearer token (deep checks need settings.HEALTHZ_TOKEN)"
+            error = "missing or wrong bearer token (Authorization: Bearer <settings.HEALTHZ_TOKEN>)"
             return JsonResponse({"error": error}, status=401)
         body = _deep_health()
         return JsonResponse(body, status=200 if body["status"] == "ok" else 503)

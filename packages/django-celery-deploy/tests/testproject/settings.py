@@ -32,7 +32,7 @@ CELERY_TASK_ROUTES = QUEUES.task_routes
 BROKER = brokers.choose_broker(get_str("CELERY_BROKER_URL"), get_str("REDIS_URL"), DATABASES["default"])
 globals().update(brokers.celery_settings(BROKER, DATABASES["default"], visibility_timeout=60))
 CELERY_BEAT_SCHEDULE = {
-    "beat-heartbeat": {"task": "django_celery_deploy.health_check", "schedule": 300.0, "kwargs": {"source": "beat"}}
+    "health-check": {"task": "django_celery_deploy.health_check", "schedule": 300.0, "kwargs": {"source": "beat"}}
 }
 HEALTHZ_TOKEN = "t" * 40
 HEALTHZ_CACHE_SECONDS = 0

@@ -40,7 +40,10 @@ class Command(BaseCommand):
             raise CommandError("--max-age must be a positive number of seconds")
         last = WorkerHeartbeat.objects.filter(source="beat").order_by("-seen_at").first()
         if last is None:
-            self.stderr.write("beat: no heartbeat yet (has beat run its health-check entry?)")
+            self.stderr.write(
+                "beat: no heartbeat yet (has beat sent its entry for django_celery_deploy.health_check with"
+                ' kwargs {"source": "beat"}, and has a worker of its queue run it?)'
+            )
             raise SystemExit(1)
         age = (timezone.now() - last.seen_at) / timedelta(seconds=1)
         if age > max_age:

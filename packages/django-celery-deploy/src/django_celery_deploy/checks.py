@@ -1,0 +1,23 @@
+"""System checks: a project wired so that the package would talk to the wrong Celery app."""
+
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.compatibility)
+def project_celery_app_is_loaded(app_configs, **kwargs):
+    from celery import _state, current_app
+
+    # Without the project's app imported with Django, Celery's default app stands in: its
+    # broker is amqp://localhost, so the probe, /healthz and migrate's setup would talk to
+    # a broker nobody runs, and /healthz would watch a queue called "celery".
+    if current_app._get_current_object() is _state.default_app:
+        return [
+            Error(
+                "No Celery app of the project is loaded with Django: django_celery_deploy would use Celery's "
+                "default app (broker amqp://localhost, queue 'celery').",
+                hint="Import it in the settings package's __init__.py: "
+                "from .celery import app as celery_app  (Celery's 'First steps with Django').",
+                id="django_celery_deploy.E001",
+            )
+        ]
+    return []
