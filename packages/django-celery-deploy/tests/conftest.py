@@ -15,3 +15,4 @@ from django.core.management import call_command  # noqa: E402
 
 django.setup()
 call_command("migrate", verbosity=0)
+call_command("check")  # the package's own checks must pass on a project wired as its README says

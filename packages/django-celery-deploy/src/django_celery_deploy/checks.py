@@ -10,7 +10,10 @@ def project_celery_app_is_loaded(app_configs, **kwargs):
     # Without the project's app imported with Django, Celery's default app stands in: its
     # broker is amqp://localhost, so the probe, /healthz and migrate's setup would talk to
     # a broker nobody runs, and /healthz would watch a queue called "celery".
-    if current_app._get_current_object() is _state.default_app:
+    # That fallback is created on first use as Celery("default"); default_app may also be
+    # the project's own app (made the default for all threads), which is fine.
+    app = current_app._get_current_object()
+    if app is _state.default_app and app.main == "default":
         return [
             Error(
                 "No Celery app of the project is loaded with Django: django_celery_deploy would use Celery's "
