@@ -13,7 +13,8 @@ the code committed to a git repository that the inventory names by a local path.
 --companion adds the companion package, as its README tells a project to: INSTALLED_APPS,
 the single-beat scheduler and beat's heartbeat entry, /healthz, the queues declared (the
 probe and /healthz cover the declared queues), and the pins it needs. The package's code
-is not in the project: the inventory names its directory in django_project_packages.
+is not in the project: the inventory names its directory in django_project_packages. That
+variant also pins uvicorn and uvicorn-worker: the inventory serves it as ASGI (shop/asgi.py).
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ NEEDS = {"django", "celery", "redis", "gunicorn", "psycopg", "psycopg-binary"}
 # And what the companion package needs on top (its beat scheduler and result models).
 COMPANION_NEEDS = {"django-celery-beat", "django-celery-results", "django-timezone-field", "python-crontab",
                    "cron-descriptor"}  # fmt: skip
+# The companion variant is served as ASGI: gunicorn with uvicorn's worker class. Not in the
+# clinic's pins, so pinned here (the versions this repository last tested).
+ASGI_PINS = ["uvicorn==0.54.0", "uvicorn-worker==0.4.0", "h11==0.16.0"]
 
 
 def name(line: str) -> str:
@@ -140,6 +144,8 @@ def pins(companion: bool) -> str:
             "prompt-toolkit", "python-dateutil", "six", "sqlparse", "tzdata", "vine", "wcwidth", "packaging",
             "typing-extensions"}  # fmt: skip
     wanted += [line for line in lines if name(line) in deps]
+    if companion:
+        wanted += ASGI_PINS
     return "\n".join(["# shop's runtime, pinned", *sorted(set(wanted), key=str.lower)]) + "\n"
 
 

@@ -402,6 +402,11 @@ def test_a_wsgi_target_without_its_callable_is_refused(tmp_path):
     assert 'app1: django_wsgi_app is "mysite.wsgi": give module:callable' in out
 
 
+def test_an_asgi_target_without_its_callable_is_refused(tmp_path):
+    out = refused(run_one_host(tmp_path, {"django_asgi_app": "mysite.asgi"}))
+    assert 'app1: django_asgi_app is "mysite.asgi": give module:callable, e.g. mysite.asgi:application' in out
+
+
 def test_a_project_directory_without_manage_py_is_refused(tmp_path):
     out = refused(run_one_host(tmp_path, {"django_project_src": str(tmp_path)}))
     assert f"app1: django_project_src is {tmp_path}, which has no manage.py" in out
