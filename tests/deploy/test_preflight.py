@@ -417,21 +417,53 @@ def test_a_missing_routing_table_is_refused(tmp_path):
     assert "celery_routing_file is" in out and "not a file on the controller" in out
 
 
+def git_repo(where: Path, tag: str = "v1.2.0") -> str:
+    """A project repository on the controller with one commit on main, tagged; its path is its URL."""
+    repo = where / "mysite.git"
+    repo.mkdir(parents=True)
+    who = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.invalid", "HOME": str(where), "PATH": os.environ["PATH"]}  # fmt: skip
+    (repo / "manage.py").write_text("")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "mysite"], ["tag", tag]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, env=who, capture_output=True)
+    return str(repo)
+
+
+def code_from_git(tmp_path, version: str = "v1.2.0") -> dict:
+    return {
+        "django_project_git_repo": git_repo(tmp_path / "remote"),
+        "django_project_git_version": version,
+        "django_project_src": "",
+        "django_project_requirements": "requirements.txt",
+    }
+
+
 def test_code_from_git_needs_a_version_and_paths_inside_the_checkout(tmp_path):
-    git = {"django_project_git_repo": "https://git.example.invalid/mysite.git", "django_project_src": "/abs/app"}
+    git = {"django_project_git_repo": git_repo(tmp_path / "remote"), "django_project_src": "/abs/app"}
     out = refused(run_one_host(tmp_path, git))
     assert "app1: django_project_git_version is empty: name the branch, tag or commit of" in out
     assert "django_project_src is /abs/app: with django_project_git_repo it is a path inside the checkout" in out
 
 
 def test_code_from_git_with_a_version_passes_the_preflight_before_any_checkout(tmp_path):
-    git = {
-        "django_project_git_repo": "https://git.example.invalid/mysite.git",
-        "django_project_git_version": "v1.2.0",
-        "django_project_src": "",
-        "django_project_requirements": "requirements.txt",
-    }
-    passed(run_one_host(tmp_path, git))
+    passed(run_one_host(tmp_path, code_from_git(tmp_path)))
+
+
+@pytest.mark.parametrize("version", ["v9.9.9", "no-such-branch"])
+def test_a_git_version_the_repository_does_not_have_is_refused_before_any_checkout(tmp_path, version):
+    git = code_from_git(tmp_path, version)
+    out = refused(run_one_host(tmp_path, git))
+    repo = git["django_project_git_repo"]
+    assert f"app1: django_project_git_repo {repo} has no branch or tag django_project_git_version={version}" in out
+
+
+def test_a_git_repository_that_does_not_answer_is_refused_before_any_checkout(tmp_path):
+    git = {**code_from_git(tmp_path), "django_project_git_repo": str(tmp_path / "nowhere.git")}
+    out = refused(run_one_host(tmp_path, git))
+    assert (
+        f"django_project_git_repo {tmp_path / 'nowhere.git'} has no branch or tag" in out
+        and "or does not answer" in out
+    )
 
 
 def test_queues_listed_in_the_inventory_replace_the_routing_file(tmp_path):
@@ -470,12 +502,7 @@ def test_a_local_package_directory_that_is_not_a_python_package_is_refused(tmp_p
 
 
 def test_a_local_package_of_a_git_project_may_be_outside_the_checkout_but_not_above_it_by_dots(tmp_path):
-    git = {
-        "django_project_git_repo": "https://git.example.invalid/mysite.git",
-        "django_project_git_version": "v1.2.0",
-        "django_project_src": "",
-        "django_project_requirements": "requirements.txt",
-    }
+    git = code_from_git(tmp_path)
     companion = str(ROOT / "packages" / "django-celery-deploy")
     passed(run_one_host(tmp_path, {**git, "django_project_packages": ["libs/mylib", companion]}))
     (tmp_path / "dots").mkdir()
