@@ -8,13 +8,19 @@ module, its own task modules, settings read from os.environ only (no env-file lo
 the deployed programs get their environment from the supervisor role's launcher), and
 the code committed to a git repository that the inventory names by a local path.
 
-    make_project.py DIR [--companion]    creates DIR (a git repository on branch main) unless it exists
+    make_project.py DIR [--companion] [--wheel]
+        creates DIR (a git repository on branch main) unless it exists
 
 --companion adds the companion package, as its README tells a project to: INSTALLED_APPS,
 the single-beat scheduler and beat's heartbeat entry, /healthz, the queues declared (the
 probe and /healthz cover the declared queues), and the pins it needs. The package's code
 is not in the project: the inventory names its directory in django_project_packages. That
 variant also pins uvicorn and uvicorn-worker: the inventory serves it as ASGI (shop/asgi.py).
+
+--wheel makes the project installable (a pyproject.toml with setuptools, committed) and builds
+its wheel into DIR/dist/ (ignored by git), as a team's CI would: the inventory deploys that
+file (django_project_dist), whose release holds no manage.py. Built offline, with the
+setuptools that requirements/dev.txt pins.
 """
 
 from __future__ import annotations
@@ -131,6 +137,21 @@ COMPANION_NEEDS = {"django-celery-beat", "django-celery-results", "django-timezo
 ASGI_PINS = ["uvicorn==0.54.0", "uvicorn-worker==0.4.0", "h11==0.16.0"]
 
 
+PYPROJECT = """[build-system]
+requires = ["setuptools>=70.1"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "shop"
+version = "0.1.0"
+requires-python = ">=3.11"
+
+[tool.setuptools.packages.find]
+include = ["shop*", "orders*", "mailing*"]
+"""
+WHEEL = "shop-0.1.0-py3-none-any.whl"
+
+
 def name(line: str) -> str:
     return line.split("==")[0].split("[")[0].strip().lower().replace("_", "-")
 
@@ -156,7 +177,7 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, env=env, capture_output=True)
 
 
-def make(target: Path, companion: bool) -> None:
+def make(target: Path, companion: bool, wheel: bool) -> None:
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -177,18 +198,28 @@ def make(target: Path, companion: bool) -> None:
         (tmp / app / "__init__.py").write_text("")
         (tmp / app / "tasks.py").write_text(tasks)
     (tmp / "requirements.txt").write_text(pins(companion))
+    if wheel:
+        (tmp / "pyproject.toml").write_text(PYPROJECT)
+        (tmp / ".gitignore").write_text("/build/\n/dist/\n*.egg-info/\n")
     git(tmp, "init", "-q", "-b", "main")
     git(tmp, "add", "-A")
     git(tmp, "commit", "-q", "-m", "shop: startproject, Celery, two queues")
+    if wheel:
+        # No build isolation: nothing is fetched, the controller's setuptools builds it.
+        build = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", "dist", "."]
+        subprocess.run(build, check=True, cwd=tmp)
+        if not (tmp / "dist" / WHEEL).is_file():
+            sys.exit(f"make_project.py: pip built no dist/{WHEEL} in {tmp}")
     tmp.rename(target)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (1, 2) or argv[1:] not in ([], ["--companion"]):
-        sys.exit("usage: make_project.py DIR [--companion]")
+    flags = argv[1:]
+    if not argv or not set(flags) <= {"--companion", "--wheel"} or len(set(flags)) != len(flags):
+        sys.exit("usage: make_project.py DIR [--companion] [--wheel]")
     target = Path(argv[0]).resolve()
     if not target.exists():
-        make(target, companion=argv[1:] == ["--companion"])
+        make(target, companion="--companion" in flags, wheel="--wheel" in flags)
     print(target)
     return 0
 

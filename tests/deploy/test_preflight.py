@@ -508,3 +508,52 @@ def test_a_local_package_of_a_git_project_may_be_outside_the_checkout_but_not_ab
     (tmp_path / "dots").mkdir()
     out = refused(run_one_host(tmp_path / "dots", {**git, "django_project_packages": ["../elsewhere"]}))
     assert "django_project_packages names ../elsewhere: with django_project_git_repo a relative entry" in out
+
+
+def code_from_a_wheel(tmp_path) -> dict:
+    dist = tmp_path / "dist" / "mysite-1.0-py3-none-any.whl"
+    dist.parent.mkdir(parents=True)
+    dist.write_bytes(b"wheel")
+    return {"django_project_src": "", "django_project_dist": str(dist)}
+
+
+def test_code_as_a_built_wheel_passes_the_preflight(tmp_path):
+    passed(run_one_host(tmp_path, code_from_a_wheel(tmp_path)))
+
+
+def test_a_wheel_beside_a_project_directory_or_a_git_repository_is_refused_as_two_sources(tmp_path):
+    wheel = code_from_a_wheel(tmp_path)
+    out = refused(run_one_host(tmp_path, {**wheel, "django_project_src": str(ROOT / "app")}))
+    assert "app1: django_project_dist and django_project_src both name the code to deploy: give one of" in out
+    (tmp_path / "git").mkdir()
+    out = refused(run_one_host(tmp_path / "git", {**code_from_git(tmp_path / "git"), **wheel}))
+    assert "app1: django_project_dist and django_project_git_repo both name the code to deploy" in out
+
+
+@pytest.mark.parametrize("name", ["missing.whl", "mysite.txt"])
+def test_a_wheel_that_is_not_a_built_distribution_on_the_controller_is_refused(tmp_path, name):
+    if name.endswith(".txt"):
+        (tmp_path / name).write_text("not a wheel")
+    out = refused(run_one_host(tmp_path, {"django_project_src": "", "django_project_dist": str(tmp_path / name)}))
+    assert f"app1: django_project_dist is {tmp_path / name}, not a wheel (.whl) or sdist (.tar.gz, .zip) file" in out
+
+
+def test_a_project_without_an_api_token_deploys_unless_it_says_it_needs_one(tmp_path):
+    passed(run_one_host(tmp_path, {"django_api_token": "", "django_env_required": []}))
+    (tmp_path / "needs").mkdir()
+    out = refused(run_one_host(tmp_path / "needs", {"django_api_token": "", "django_env_required": ["API_TOKEN"]}))
+    assert (
+        "app1: The project needs API_TOKEN (django_env_required) but the env file would hold none: set django_api_token"
+        in out
+    )
+
+
+def test_an_env_key_the_project_needs_is_named_with_the_variable_that_fills_it(tmp_path):
+    out = refused(run_one_host(tmp_path, {"django_env_required": ["SENTRY_DSN", "bad key"]}))
+    needs = "The project needs SENTRY_DSN (django_env_required) but the env file would hold none"
+    assert f"{needs}: set django_env_extra.SENTRY_DSN." in out
+    assert "django_env_required lists bad key: give env file keys" in out
+    (tmp_path / "set").mkdir()
+    passed(
+        run_one_host(tmp_path / "set", {"django_env_required": ["SENTRY_DSN"], "django_env_extra": {"SENTRY_DSN": "x"}})
+    )

@@ -8,6 +8,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = ROOT / "ansible" / "roles" / "django" / "files" / "release.py"
 
@@ -64,3 +66,59 @@ def test_a_package_directory_without_a_build_file_is_refused_by_name(tmp_path):
     done = build(src, pins, tmp_path / "out", tmp_path / "mysite")
     assert done.returncode != 0
     assert "has no pyproject.toml or setup.py: each django_project_packages entry" in done.stderr
+
+
+def wheel(where: Path, version: str = "1.0") -> Path:
+    """A built distribution of the project, as `pip wheel` or `python -m build` leaves it (the archive's
+    content is what matters here: release.py treats the file as opaque bytes)."""
+    where.mkdir(parents=True, exist_ok=True)
+    dist = where / f"mysite-{version}-py3-none-any.whl"
+    dist.write_bytes(f"wheel of mysite {version}".encode())
+    return dist
+
+
+def test_a_built_wheel_is_the_release_with_its_pins_and_no_project_directory(tmp_path):
+    _, pins, package = project(tmp_path)
+    dist = wheel(tmp_path / "dist")
+    done = build(dist, pins, tmp_path / "out", package)
+    assert done.returncode == 0, done.stderr
+    release = json.loads(done.stdout)
+    # The project's own distribution installs last, after the packages it may import.
+    assert release["packages"] == ["packages/mylib", f"dist/{dist.name}"]
+    with tarfile.open(release["path"]) as tar:
+        names = tar.getnames()
+        archived_pins = tar.extractfile("requirements.txt").read().decode()
+        assert tar.extractfile(f"dist/{dist.name}").read() == dist.read_bytes()
+    assert "manage.py" not in names
+    assert f"# project dist/{dist.name} sha256=" in archived_pins
+
+
+def test_a_new_wheel_makes_a_new_release_and_reinstalls_the_virtualenv(tmp_path):
+    _, pins, _ = project(tmp_path)
+    first = json.loads(build(wheel(tmp_path / "a"), pins, tmp_path / "out").stdout)
+    assert json.loads(build(wheel(tmp_path / "a"), pins, tmp_path / "out").stdout) == first
+    (tmp_path / "a" / "mysite-1.0-py3-none-any.whl").write_bytes(b"rebuilt under the same version")
+    changed = json.loads(build(tmp_path / "a" / "mysite-1.0-py3-none-any.whl", pins, tmp_path / "out").stdout)
+    assert changed["sha256"] != first["sha256"]
+    assert changed["requirements_sha1"] != first["requirements_sha1"]
+
+
+@pytest.mark.parametrize("name", ["mysite-1.0.tar.gz", "mysite-1.0.zip"])
+def test_an_sdist_is_a_release_source_too(tmp_path, name):
+    _, pins, _ = project(tmp_path)
+    dist = tmp_path / name
+    dist.write_bytes(b"sdist")
+    done = build(dist, pins, tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["packages"] == [f"dist/{name}"]
+
+
+def test_a_file_that_is_no_built_distribution_is_refused_by_name(tmp_path):
+    _, pins, _ = project(tmp_path)
+    other = tmp_path / "mysite.txt"
+    other.write_text("not a distribution")
+    done = build(other, pins, tmp_path / "out")
+    assert done.returncode != 0
+    assert f"{other} is neither a project directory with manage.py nor a wheel (.whl) or sdist (.tar.gz, .zip)" in (
+        done.stderr
+    )

@@ -1,13 +1,19 @@
-"""Build the release archive the django role deploys: the project's directory, its pinned requirements
-and the local Python packages it needs that no index serves (django_project_packages).
+"""Build the release archive the django role deploys: the project (its directory, or a wheel or sdist
+built from it), its pinned requirements and the local Python packages it needs that no index serves
+(django_project_packages).
 
 The archive is reproducible (sorted entries, fixed mtimes and owners, no gzip
 timestamp), so its sha256 changes exactly when the code or the pins change: the
 role names the release after it, and an unchanged re-run copies nothing. The
 controller runs it with Ansible's own Python (standard library only).
 
-    release.py SRC_DIR REQUIREMENTS_FILE NAME OUT_DIR [PACKAGE_DIR ...]
+    release.py SRC REQUIREMENTS_FILE NAME OUT_DIR [PACKAGE_DIR ...]
         -> prints {"path": ..., "sha256": ..., "requirements_sha1": ..., "packages": [...]}
+
+SRC is the project's directory (the one with manage.py), unpacked as the release, or a
+built distribution of it (django_project_dist: a wheel, or an sdist pip builds on the
+host): the release then holds ``dist/<its file name>`` instead of the code, installed
+into the virtualenv like a package, and the programs import the project from there.
 
 Each PACKAGE_DIR (a directory with a pyproject.toml) travels as
 ``packages/<its name>/`` in the archive; the archived requirements.txt ends with
@@ -27,6 +33,8 @@ from pathlib import Path
 
 SKIP_DIRS = {"__pycache__", "var", ".pytest_cache", ".ruff_cache", "build", "dist"}
 SKIP_SUFFIXES = {".pyc", ".pyo", ".sqlite3"}
+# What pip installs as a built distribution: a wheel, or an sdist (built on the host).
+DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
 
 
 def tree_files(src: Path) -> list[tuple[str, Path]]:
@@ -50,7 +58,9 @@ def tree_sha256(files: list[tuple[str, Path]]) -> str:
 def release_files(src: Path, requirements: Path, packages: list[Path]) -> tuple[list[tuple[str, object]], bytes]:
     """(archive member, Path or bytes) pairs, and the archived requirements.txt."""
     # The pins travel inside the release, under one name whatever the project calls them.
-    files: list[tuple[str, object]] = [entry for entry in tree_files(src) if entry[0] != "requirements.txt"]
+    files: list[tuple[str, object]] = []
+    if src.is_dir():
+        files += [entry for entry in tree_files(src) if entry[0] != "requirements.txt"]
     pins = requirements.read_bytes()
     if pins and not pins.endswith(b"\n"):
         pins += b"\n"
@@ -58,6 +68,10 @@ def release_files(src: Path, requirements: Path, packages: list[Path]) -> tuple[
         members = tree_files(package)
         files += [(f"packages/{package.name}/{member}", path) for member, path in members]
         pins += f"# local package packages/{package.name} sha256={tree_sha256(members)}\n".encode()
+    if src.is_file():
+        # A wheel rebuilt under the same version is new code: its hash, not its name, says so.
+        files.append((f"dist/{src.name}", src))
+        pins += f"# project dist/{src.name} sha256={hashlib.sha256(src.read_bytes()).hexdigest()}\n".encode()
     files.append(("requirements.txt", pins))
     return sorted(files, key=lambda entry: entry[0]), pins
 
@@ -89,13 +103,16 @@ def build(src: Path, requirements: Path, name: str, out_dir: Path, packages: lis
         "sha256": sha,
         # The same digest Ansible's stat computes for the virtualenv's stamp.
         "requirements_sha1": hashlib.sha1(pins).hexdigest(),  # noqa: S324
-        "packages": [f"packages/{package.name}" for package in packages],
+        # What pip installs after the pins, in this order: the project's own distribution
+        # last, after the local packages it may import.
+        "packages": [f"packages/{package.name}" for package in packages]
+        + ([f"dist/{src.name}"] if src.is_file() else []),
     }
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 4:
-        sys.exit("usage: release.py SRC_DIR REQUIREMENTS_FILE NAME OUT_DIR [PACKAGE_DIR ...]")
+        sys.exit("usage: release.py SRC REQUIREMENTS_FILE NAME OUT_DIR [PACKAGE_DIR ...]")
     src, requirements, name, out_dir = Path(argv[0]), Path(argv[1]), argv[2], Path(argv[3])
     packages = [Path(arg) for arg in argv[4:]]
     for package in packages:
@@ -107,7 +124,12 @@ def main(argv: list[str]) -> int:
     names = [package.name for package in packages]
     if len(set(names)) != len(names):
         sys.exit(f"release.py: two django_project_packages directories share a name: {sorted(names)}")
-    if not (src / "manage.py").is_file():
+    if src.is_file() and not src.name.endswith(DIST_SUFFIXES):
+        sys.exit(
+            f"release.py: {src} is neither a project directory with manage.py nor a wheel (.whl) or sdist "
+            "(.tar.gz, .zip): django_project_dist must be a file pip installs"
+        )
+    if not src.is_file() and not (src / "manage.py").is_file():
         sys.exit(f"release.py: {src} has no manage.py: django_project_src must be the project's directory")
     if not requirements.is_file():
         sys.exit(f"release.py: no requirements file {requirements} (django_project_requirements)")
