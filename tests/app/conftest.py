@@ -61,6 +61,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "own_redis: starts its own Redis servers; runs in the Redis suite only")
     broker = config.getoption("--broker")
     base = Path(tempfile.mkdtemp(prefix=f"clinic-tests-{broker}-"))
     os.chmod(base, 0o755)  # noqa: S103 - the postgres user must traverse it
@@ -96,6 +97,18 @@ def pytest_configure(config):
 
     django.setup()
     call_command("migrate", verbosity=0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests of Redis itself (a restart, a worker losing its Redis) start
+    their own Redis servers whatever the suite's broker: they run once, in the Redis suite,
+    not again in the SQLite and PostgreSQL suites, where they would prove nothing new."""
+    if config.getoption("--broker") == "redis":
+        return
+    own_redis = [item for item in items if item.get_closest_marker("own_redis")]
+    if own_redis:
+        config.hook.pytest_deselected(items=own_redis)
+        items[:] = [item for item in items if not item.get_closest_marker("own_redis")]
 
 
 def pytest_unconfigure(config):

@@ -149,9 +149,8 @@ def test_probe_command_exits_zero_when_every_queue_answers(fleet):
         assert f"{queue}" in done.stdout and "DOWN" not in done.stdout
 
 
-def test_a_worker_that_lost_its_redis_broker_is_down_until_it_reconnects(fleet, broker, log_dir, tmp_path, until):
-    if broker != "redis":
-        pytest.skip("the database brokers' heartbeat goes through the broker's own database")
+@pytest.mark.own_redis  # its own Redis, whatever the suite's broker: run in the Redis suite
+def test_a_worker_that_lost_its_redis_broker_is_down_until_it_reconnects(fleet, log_dir, tmp_path, until):
     from django_celery_deploy.heartbeat import queue_liveness
 
     def lonely_in(state):

@@ -20,6 +20,9 @@ from tests.support.procs import start_worker
 from tests.support.servers import RedisServer
 from tests.support.waiting import wait_until
 
+# Its own Redis servers, whatever the suite's broker: run in the Redis suite (conftest.py).
+pytestmark = pytest.mark.own_redis
+
 
 def test_a_redis_restart_keeps_the_unacked_tasks_the_queue_and_the_results(tmp_path):
     server = RedisServer(tmp_path, appendonly=True).start()
