@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -510,10 +511,14 @@ def test_a_local_package_of_a_git_project_may_be_outside_the_checkout_but_not_ab
     assert "django_project_packages names ../elsewhere: with django_project_git_repo a relative entry" in out
 
 
-def code_from_a_wheel(tmp_path) -> dict:
-    dist = tmp_path / "dist" / "mysite-1.0-py3-none-any.whl"
+def code_from_a_wheel(tmp_path, package: str = "config") -> dict:
+    """A wheel of the clinic's project (its package is config, inventory/local's django_project_module)."""
+    dist = tmp_path / "dist" / "clinic-1.0-py3-none-any.whl"
     dist.parent.mkdir(parents=True)
-    dist.write_bytes(b"wheel")
+    with zipfile.ZipFile(dist, "w") as wheel:
+        wheel.writestr(f"{package}/__init__.py", "")
+        wheel.writestr(f"{package}/settings.py", "")
+        wheel.writestr("clinic-1.0.dist-info/METADATA", "Name: clinic\n")
     return {"django_project_src": "", "django_project_dist": str(dist)}
 
 
@@ -530,12 +535,39 @@ def test_a_wheel_beside_a_project_directory_or_a_git_repository_is_refused_as_tw
     assert "app1: django_project_dist and django_project_git_repo both name the code to deploy" in out
 
 
+def test_a_wheel_without_the_projects_package_is_refused_before_any_host(tmp_path):
+    out = refused(run_one_host(tmp_path, code_from_a_wheel(tmp_path, package="mysite")))
+    assert "django_project_dist clinic-1.0-py3-none-any.whl holds no package config (django_project_module)" in out
+
+
+def test_an_empty_file_named_like_a_wheel_is_refused(tmp_path):
+    wheel = code_from_a_wheel(tmp_path)
+    Path(wheel["django_project_dist"]).write_bytes(b"")
+    out = refused(run_one_host(tmp_path, wheel))
+    assert "is no readable wheel or sdist" in out
+
+
+def test_requirements_without_what_the_inventory_runs_are_refused_naming_it(tmp_path):
+    pins = tmp_path / "requirements.txt"
+    pins.write_text("-r base.txt\ngunicorn==23.0.0\n")
+    (tmp_path / "base.txt").write_text("Django==5.2.19\ncelery[redis]==5.7.0  # the broker\n")
+    out = refused(run_one_host(tmp_path, {"django_project_requirements": str(pins)}))
+    # The single host runs Redis, PostgreSQL and Flower (the beat host, with Redis).
+    psycopg = "psycopg|psycopg2|psycopg-binary|psycopg2-binary"
+    assert f"django_project_requirements {pins} pins none of redis, {psycopg}, flower" in out
+
+
 @pytest.mark.parametrize("name", ["missing.whl", "mysite.txt"])
 def test_a_wheel_that_is_not_a_built_distribution_on_the_controller_is_refused(tmp_path, name):
     if name.endswith(".txt"):
         (tmp_path / name).write_text("not a wheel")
     out = refused(run_one_host(tmp_path, {"django_project_src": "", "django_project_dist": str(tmp_path / name)}))
-    assert f"app1: django_project_dist is {tmp_path / name}, not a wheel (.whl) or sdist (.tar.gz, .zip) file" in out
+    if name.endswith(".txt"):
+        assert (
+            f"app1: django_project_dist is {tmp_path / name}, not a wheel (.whl) or sdist (.tar.gz, .zip) file" in out
+        )
+    else:
+        assert f"app1: django_project_dist is {tmp_path / name}, which does not exist on the controller" in out
 
 
 def test_a_project_without_an_api_token_deploys_unless_it_says_it_needs_one(tmp_path):
@@ -551,7 +583,7 @@ def test_a_project_without_an_api_token_deploys_unless_it_says_it_needs_one(tmp_
 def test_an_env_key_the_project_needs_is_named_with_the_variable_that_fills_it(tmp_path):
     out = refused(run_one_host(tmp_path, {"django_env_required": ["SENTRY_DSN", "bad key"]}))
     needs = "The project needs SENTRY_DSN (django_env_required) but the env file would hold none"
-    assert f"{needs}: set django_env_extra.SENTRY_DSN." in out
+    assert f"{needs}: set django_env_extra.SENTRY_DSN, or take SENTRY_DSN out of django_env_required" in out
     assert "django_env_required lists bad key: give env file keys" in out
     (tmp_path / "set").mkdir()
     passed(

@@ -122,3 +122,22 @@ def test_a_file_that_is_no_built_distribution_is_refused_by_name(tmp_path):
     assert f"{other} is neither a project directory with manage.py nor a wheel (.whl) or sdist (.tar.gz, .zip)" in (
         done.stderr
     )
+
+
+def test_requirements_that_include_others_travel_whole(tmp_path):
+    src, _, _ = project(tmp_path)
+    (tmp_path / "base.txt").write_text("Django==5.2.19\n")
+    pins = tmp_path / "prod.txt"
+    pins.write_text("-r base.txt\ngunicorn==23.0.0\n")
+    release = json.loads(build(src, pins, tmp_path / "out").stdout)
+    with tarfile.open(release["path"]) as tar:
+        archived = tar.extractfile("requirements.txt").read().decode()
+    # pip on the host has only this file: the included pins are in it, the include is not.
+    assert "Django==5.2.19" in archived and "gunicorn==23.0.0" in archived and "-r " not in archived
+
+
+def test_a_missing_wheel_is_named_as_missing(tmp_path):
+    _, pins, _ = project(tmp_path)
+    done = build(tmp_path / "dist" / "nope.whl", pins, tmp_path / "out")
+    assert done.returncode != 0
+    assert f"release.py: {tmp_path / 'dist' / 'nope.whl'} does not exist" in done.stderr

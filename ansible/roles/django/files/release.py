@@ -27,6 +27,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import sys
 import tarfile
 from pathlib import Path
@@ -55,15 +56,32 @@ def tree_sha256(files: list[tuple[str, Path]]) -> str:
     return digest.hexdigest()
 
 
+def inline_includes(requirements: Path, seen: frozenset = frozenset()) -> bytes:
+    """The requirements file with each ``-r other.txt`` replaced by that file's lines: on the
+    host, pip gets only the archived requirements.txt, never the files beside it."""
+    path = requirements.resolve()
+    if path in seen:
+        return b""
+    out = b""
+    for line in path.read_bytes().splitlines(keepends=True):
+        include = re.match(rb"^\s*(-r|--requirement)[=\s]+(\S+)\s*$", line)
+        if include:
+            included = path.parent / include.group(2).decode()
+            if not included.is_file():
+                sys.exit(f"release.py: {requirements} includes {included}, which does not exist")
+            out += b"# from " + include.group(2) + b"\n" + inline_includes(included, seen | {path})
+            continue
+        out += line if line.endswith(b"\n") else line + b"\n"
+    return out
+
+
 def release_files(src: Path, requirements: Path, packages: list[Path]) -> tuple[list[tuple[str, object]], bytes]:
     """(archive member, Path or bytes) pairs, and the archived requirements.txt."""
     # The pins travel inside the release, under one name whatever the project calls them.
     files: list[tuple[str, object]] = []
     if src.is_dir():
         files += [entry for entry in tree_files(src) if entry[0] != "requirements.txt"]
-    pins = requirements.read_bytes()
-    if pins and not pins.endswith(b"\n"):
-        pins += b"\n"
+    pins = inline_includes(requirements)
     for package in packages:
         members = tree_files(package)
         files += [(f"packages/{package.name}/{member}", path) for member, path in members]
@@ -124,6 +142,8 @@ def main(argv: list[str]) -> int:
     names = [package.name for package in packages]
     if len(set(names)) != len(names):
         sys.exit(f"release.py: two django_project_packages directories share a name: {sorted(names)}")
+    if not src.exists():
+        sys.exit(f"release.py: {src} does not exist: django_project_src (a directory) or django_project_dist (a wheel)")
     if src.is_file() and not src.name.endswith(DIST_SUFFIXES):
         sys.exit(
             f"release.py: {src} is neither a project directory with manage.py nor a wheel (.whl) or sdist "
