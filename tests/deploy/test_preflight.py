@@ -557,6 +557,14 @@ def test_requirements_without_what_the_inventory_runs_are_refused_naming_it(tmp_
     assert f"django_project_requirements {pins} pins none of redis, {psycopg}, flower" in out
 
 
+def test_requirements_whose_include_is_missing_are_refused_naming_the_include(tmp_path):
+    pins = tmp_path / "requirements.txt"
+    pins.write_text("-r base.txt\ngunicorn==23.0.0\n")
+    out = refused(run_one_host(tmp_path, {"django_project_requirements": str(pins)}))
+    # The release archive would fail the same way later, on the hosts' turn: the same reader says so now.
+    assert f"django_project_requirements: {pins} includes {tmp_path / 'base.txt'}, which does not exist" in out
+
+
 @pytest.mark.parametrize("name", ["missing.whl", "mysite.txt"])
 def test_a_wheel_that_is_not_a_built_distribution_on_the_controller_is_refused(tmp_path, name):
     if name.endswith(".txt"):

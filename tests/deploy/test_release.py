@@ -136,6 +136,16 @@ def test_requirements_that_include_others_travel_whole(tmp_path):
     assert "Django==5.2.19" in archived and "gunicorn==23.0.0" in archived and "-r " not in archived
 
 
+def test_a_missing_include_is_named_and_no_archive_is_written(tmp_path):
+    src, _, _ = project(tmp_path)
+    pins = tmp_path / "prod.txt"
+    pins.write_text("-r base.txt\n")
+    done = build(src, pins, tmp_path / "out")
+    assert done.returncode != 0
+    assert f"release.py: {pins} includes {tmp_path / 'base.txt'}, which does not exist" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_missing_wheel_is_named_as_missing(tmp_path):
     _, pins, _ = project(tmp_path)
     done = build(tmp_path / "dist" / "nope.whl", pins, tmp_path / "out")

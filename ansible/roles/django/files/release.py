@@ -56,9 +56,14 @@ def tree_sha256(files: list[tuple[str, Path]]) -> str:
     return digest.hexdigest()
 
 
+class MissingInclude(Exception):
+    """A ``-r`` include names a file that is not there."""
+
+
 def inline_includes(requirements: Path, seen: frozenset = frozenset()) -> bytes:
     """The requirements file with each ``-r other.txt`` replaced by that file's lines: on the
-    host, pip gets only the archived requirements.txt, never the files beside it."""
+    host, pip gets only the archived requirements.txt, never the files beside it. The one
+    reader of a project's pins: the preflight's project_check.py reads them through it too."""
     path = requirements.resolve()
     if path in seen:
         return b""
@@ -68,7 +73,7 @@ def inline_includes(requirements: Path, seen: frozenset = frozenset()) -> bytes:
         if include:
             included = path.parent / include.group(2).decode()
             if not included.is_file():
-                sys.exit(f"release.py: {requirements} includes {included}, which does not exist")
+                raise MissingInclude(f"{requirements} includes {included}, which does not exist")
             out += b"# from " + include.group(2) + b"\n" + inline_includes(included, seen | {path})
             continue
         out += line if line.endswith(b"\n") else line + b"\n"
@@ -153,7 +158,10 @@ def main(argv: list[str]) -> int:
         sys.exit(f"release.py: {src} has no manage.py: django_project_src must be the project's directory")
     if not requirements.is_file():
         sys.exit(f"release.py: no requirements file {requirements} (django_project_requirements)")
-    print(json.dumps(build(src, requirements, name, out_dir, packages)))
+    try:
+        print(json.dumps(build(src, requirements, name, out_dir, packages)))
+    except MissingInclude as error:
+        sys.exit(f"release.py: {error}")
     return 0
 
 

@@ -1,6 +1,8 @@
 """Look at the project's files on the controller before any host changes: its built
 distribution holds the project's package, and its pinned requirements name what the
 deploy will run. Standard library only (the controller runs it with Ansible's Python).
+The preflight runs it; the pins are read by release.py's reader, the one the release
+archive is built with, so what is checked is what the hosts get.
 
     project_check.py --requirements FILE [--dist FILE --module NAME] [--needs NAME ...]
 
@@ -18,6 +20,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from release import MissingInclude, inline_includes  # beside this file
+
 NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -25,23 +29,12 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def requirement_names(path: Path, seen: set[Path] | None = None) -> set[str]:
-    """Distribution names a pip requirements file pins, following -r includes."""
-    seen = seen if seen is not None else set()
-    path = path.resolve()
-    if path in seen:
-        return set()
-    seen.add(path)
+def requirement_names(path: Path) -> set[str]:
+    """Distribution names a pip requirements file pins, its -r includes inlined."""
     names = set()
-    for raw in path.read_text().splitlines():
+    for raw in inline_includes(path).decode().splitlines():
         line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        include = re.match(r"^(-r|--requirement)[=\s]+(\S+)$", line)
-        if include:
-            names |= requirement_names(path.parent / include.group(2), seen)
-            continue
-        if line.startswith("-"):
+        if not line or line.startswith(("#", "-")):
             continue
         match = NAME.match(line)
         if match:
@@ -64,10 +57,9 @@ def check(args) -> list[str]:
     try:
         names = requirement_names(requirements)
     except OSError as error:
-        problems.append(
-            f"django_project_requirements {requirements} cannot be read ({error.strerror}: {error.filename}):"
-            " a -r include must be a file beside it."
-        )
+        problems.append(f"django_project_requirements {requirements} cannot be read ({error.strerror}).")
+    except MissingInclude as error:
+        problems.append(f"django_project_requirements: {error}; a -r include must be a file beside it.")
     missing = [need for need in args.needs if not set(map(canonical, need.split("|"))) & names]
     if names and missing:
         problems.append(
