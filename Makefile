@@ -18,6 +18,7 @@ bootstrap-test:  ## bootstrap, plus redis-server and postgresql, which the app s
 test: bootstrap-test lint test-package test-app test-deploy test-stack molecule  ## Everything CI runs: lint, companion package, app suite per broker, preflight, compose/Vagrant/browser, Molecule.
 
 lint: bootstrap  ## ruff, yamllint, ansible-lint (production profile), the migrations check.
+	@echo "=== make $@ at $$(date +%T)"
 	.venv/bin/ruff check app packages tests scripts docker ansible molecule
 	.venv/bin/ruff format --check app packages tests scripts docker ansible molecule
 	$(PY) scripts/compose.py --check
@@ -26,20 +27,25 @@ lint: bootstrap  ## ruff, yamllint, ansible-lint (production profile), the migra
 	cd app && DJANGO_DEBUG=true APP_DATA_DIR=$$(mktemp -d) ../$(PY) manage.py makemigrations --check --dry-run
 
 test-package: bootstrap  ## The companion package's own suite (packages/django-celery-deploy), on its own test project.
+	@echo "=== make $@ at $$(date +%T)"
 	cd packages/django-celery-deploy && ../../$(PY) -m pytest
 
 test-app: bootstrap-test  ## The app suite once per broker (BROKERS="sqlite redis postgres").
+	@echo "=== make $@ at $$(date +%T)"
 	@bash scripts/test-app.sh $(BROKERS)
 
 test-deploy: bootstrap  ## The preflight against bad inventories, the collection built and installed offline (no host contacted).
-	$(PY) -m pytest -p no:cacheprovider tests/deploy
+	@echo "=== make $@ at $$(date +%T)"
+	$(PY) -m pytest -p no:cacheprovider -n 2 tests/deploy
 
 test-stack: bootstrap  ## The compose stacks (both brokers), vagrant up --provider=docker, headless Chromium.
+	@echo "=== make $@ at $$(date +%T)"
 	@bash scripts/bootstrap.sh stack
 	$(PY) -m pytest -p no:cacheprovider tests/stack
 
 SCENARIO ?=
-molecule: bootstrap  ## Molecule scenarios on Debian 12 and 13 side by side (SCENARIO=default|db-broker; all by default).
+molecule: bootstrap  ## Molecule scenarios on Debian 12 and 13, two jobs at a time (SCENARIO=default|db-broker|own-project; all by default).
+	@echo "=== make $@ at $$(date +%T)"
 	@bash scripts/molecule.sh $(SCENARIO)
 
 collection: bootstrap  ## Build the collection tarball (django_celery-deploy-<version>.tar.gz) into var/collection/.

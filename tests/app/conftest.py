@@ -62,6 +62,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "own_redis: starts its own Redis servers; runs in the Redis suite only")
+    config.addinivalue_line("markers", "own_postgres: starts its own PostgreSQL; runs in the PostgreSQL suite only")
     broker = config.getoption("--broker")
     base = Path(tempfile.mkdtemp(prefix=f"clinic-tests-{broker}-"))
     os.chmod(base, 0o755)  # noqa: S103 - the postgres user must traverse it
@@ -99,16 +100,23 @@ def pytest_configure(config):
     call_command("migrate", verbosity=0)
 
 
+# Marker of a test that starts its own server, and the suite it runs in.
+OWN_SERVER = {"own_redis": "redis", "own_postgres": "postgres"}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests of Redis itself (a restart, a worker losing its Redis) start
-    their own Redis servers whatever the suite's broker: they run once, in the Redis suite,
-    not again in the SQLite and PostgreSQL suites, where they would prove nothing new."""
-    if config.getoption("--broker") == "redis":
-        return
-    own_redis = [item for item in items if item.get_closest_marker("own_redis")]
-    if own_redis:
-        config.hook.pytest_deselected(items=own_redis)
-        items[:] = [item for item in items if not item.get_closest_marker("own_redis")]
+    """Tests of a server itself (a Redis or PostgreSQL restart, a worker losing its Redis)
+    start their own servers whatever the suite's broker: each runs once, in its server's
+    suite, not again in the others, where it would prove nothing new."""
+    broker = config.getoption("--broker")
+    elsewhere = [
+        item
+        for item in items
+        if any(item.get_closest_marker(marker) and suite != broker for marker, suite in OWN_SERVER.items())
+    ]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if item not in elsewhere]
 
 
 def pytest_unconfigure(config):

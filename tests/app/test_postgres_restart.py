@@ -2,7 +2,7 @@
 
 With no Redis, the queue lives in the app's own PostgreSQL database, so a restart of
 PostgreSQL takes the broker, the results and the tasks' own writes away at once.
-This test runs in every suite: it starts its own PostgreSQL, migrates it with the
+It runs in the PostgreSQL suite only (marker own_postgres): it starts its own PostgreSQL, migrates it with the
 app's own `migrate` (which installs the pgmq schema) and points a worker at it,
 exactly as the deployed db-broker stack is shaped. The drill task records each run
 in that database, and `manage.py drill report` counts them.
@@ -15,9 +15,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.procs import APP_DIR, start_worker
 from tests.support.servers import PostgresServer
 from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.own_postgres
 
 
 def _manage(env: dict, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
