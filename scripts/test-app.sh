@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The app suite once per broker, the suites side by side: their time goes to waiting on
-# workers, brokers and timeouts, not to the CPU, and each has its own servers, ports,
-# env file and temporary directory (tests/app/conftest.py). Every broker runs even if
-# one fails; each suite's output is printed whole when it ends (var/test-app/<broker>.log),
-# and the exit status says whether all passed. APP_SUITES_SIDE_BY_SIDE=0 runs them in turn.
+# The app suite once per broker, one after another. APP_SUITES_SIDE_BY_SIDE=1 runs them
+# side by side (each has its own servers, ports, env file and temporary directory:
+# tests/app/conftest.py), about 5 minutes instead of 13 here, but not yet in make test:
+# under that load a beat once took more than 30 s to stop warmly (test_beat.py), which is
+# a Known gap of the README until it is understood. Every broker runs even if one fails;
+# each suite's output is kept in var/test-app/<broker>.log, and the exit status says
+# whether all passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 brokers=("$@")
@@ -13,7 +15,7 @@ failed=()
 declare -A pids=()
 for broker in "${brokers[@]}"; do
   log=var/test-app/$broker.log
-  if [[ ${APP_SUITES_SIDE_BY_SIDE:-1} == 0 ]]; then
+  if [[ ${APP_SUITES_SIDE_BY_SIDE:-0} != 1 ]]; then
     echo "=== app suite on the $broker broker ($(date +%T)) ==="
     .venv/bin/python -m pytest --broker="$broker" 2>&1 | tee "$log"
     ((PIPESTATUS[0] == 0)) || failed+=("$broker")
