@@ -34,6 +34,12 @@ def build(src: Path, pins: Path, out: Path, *packages: Path) -> subprocess.Compl
     return subprocess.run(argv, capture_output=True, text=True)
 
 
+def refused(done: subprocess.CompletedProcess) -> str:
+    """The build failed: what it said, for the test to find the problem named there."""
+    assert done.returncode != 0, done.stdout
+    return done.stderr
+
+
 def test_a_local_package_travels_in_the_release_and_its_hash_in_the_pins(tmp_path):
     src, pins, package = project(tmp_path)
     done = build(src, pins, tmp_path / "out", package)
@@ -63,9 +69,8 @@ def test_a_change_in_a_local_package_makes_a_new_release_and_reinstalls_the_virt
 
 def test_a_package_directory_without_a_build_file_is_refused_by_name(tmp_path):
     src, pins, _ = project(tmp_path)
-    done = build(src, pins, tmp_path / "out", tmp_path / "mysite")
-    assert done.returncode != 0
-    assert "has no pyproject.toml or setup.py: each django_project_packages entry" in done.stderr
+    stderr = refused(build(src, pins, tmp_path / "out", tmp_path / "mysite"))
+    assert "has no pyproject.toml or setup.py: each django_project_packages entry" in stderr
 
 
 def wheel(where: Path, version: str = "1.0") -> Path:
@@ -117,10 +122,9 @@ def test_a_file_that_is_no_built_distribution_is_refused_by_name(tmp_path):
     _, pins, _ = project(tmp_path)
     other = tmp_path / "mysite.txt"
     other.write_text("not a distribution")
-    done = build(other, pins, tmp_path / "out")
-    assert done.returncode != 0
-    assert f"{other} is neither a project directory with manage.py nor a wheel (.whl) or sdist (.tar.gz, .zip)" in (
-        done.stderr
+    stderr = refused(build(other, pins, tmp_path / "out"))
+    assert (
+        f"{other} is neither a project directory with manage.py nor a wheel (.whl) or sdist (.tar.gz, .zip)" in stderr
     )
 
 
@@ -140,14 +144,12 @@ def test_a_missing_include_is_named_and_no_archive_is_written(tmp_path):
     src, _, _ = project(tmp_path)
     pins = tmp_path / "prod.txt"
     pins.write_text("-r base.txt\n")
-    done = build(src, pins, tmp_path / "out")
-    assert done.returncode != 0
-    assert f"release.py: {pins} includes {tmp_path / 'base.txt'}, which does not exist" in done.stderr
+    stderr = refused(build(src, pins, tmp_path / "out"))
+    assert f"release.py: {pins} includes {tmp_path / 'base.txt'}, which does not exist" in stderr
     assert not (tmp_path / "out").exists()
 
 
 def test_a_missing_wheel_is_named_as_missing(tmp_path):
     _, pins, _ = project(tmp_path)
-    done = build(tmp_path / "dist" / "nope.whl", pins, tmp_path / "out")
-    assert done.returncode != 0
-    assert f"release.py: {tmp_path / 'dist' / 'nope.whl'} does not exist" in done.stderr
+    stderr = refused(build(tmp_path / "dist" / "nope.whl", pins, tmp_path / "out"))
+    assert f"release.py: {tmp_path / 'dist' / 'nope.whl'} does not exist" in stderr
