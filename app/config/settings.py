@@ -83,15 +83,20 @@ try:
     }
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+    # --- Broker: chosen once, from the env file every process reads ------------------
+    # REDIS_URL set: Redis is the broker, result backend and cache; a sentinel:// list
+    # (REDIS_SENTINEL_MASTER, REDIS_SENTINEL_PASSWORD) follows the master through a
+    # failover. Unset: the database broker on DATABASE_URL. CELERY_BROKER_URL wins.
     REDIS_URL = get_str("REDIS_URL")
+    _sentinel = {
+        "sentinel_master": get_str("REDIS_SENTINEL_MASTER"),
+        "sentinel_password": get_str("REDIS_SENTINEL_PASSWORD"),
+    }
+    BROKER = brokers.choose_broker(get_str("CELERY_BROKER_URL"), REDIS_URL, DATABASES["default"], **_sentinel)
     if REDIS_URL:
-        CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": get_str("REDIS_CACHE_URL", REDIS_URL),
-                "KEY_PREFIX": "clinic",
-            }
-        }
+        # The cache lives on REDIS_URL's Redis even when CELERY_BROKER_URL names another broker.
+        _redis = brokers.choose_broker(None, REDIS_URL, DATABASES["default"], **_sentinel)
+        CACHES = {"default": brokers.cache_settings(_redis, key_prefix="clinic", location=get_str("REDIS_CACHE_URL"))}
     else:
         # Shared by every process (unlike locmem), so cache_warmup in a worker
         # is seen by the web process. The table is created by a migration.
@@ -175,7 +180,6 @@ try:
     HEALTHZ_TOKEN = API_TOKEN
 
     # --- Celery -------------------------------------------------------------------
-    BROKER = brokers.choose_broker(get_str("CELERY_BROKER_URL"), REDIS_URL, DATABASES["default"])
     CELERY_RESULT_EXTENDED = True  # keeps task name and worker in django-db results (admin, /api/tasks)
     CELERY_RESULT_EXPIRES = get_int("CELERY_RESULT_EXPIRES", 7 * 24 * 3600, minimum=60)
 

@@ -27,6 +27,10 @@ def redis_celery_permissions() -> str:
     return yaml.safe_load((REDIS_ROLE / "defaults" / "main.yml").read_text())["redis_celery_permissions"]
 
 
+def redis_role_defaults() -> dict:
+    return yaml.safe_load((REDIS_ROLE / "defaults" / "main.yml").read_text())
+
+
 def redis_default_user_rules() -> str:
     """The default user's ACL rules, as the redis role defines them (off, yet able to replay the AOF)."""
     return yaml.safe_load((REDIS_ROLE / "vars" / "main.yml").read_text())["redis_default_user_rules"]
@@ -72,7 +76,14 @@ class RedisServer:
 
     user = "celery"
 
-    def __init__(self, base: Path | None = None, password: str = "test-redis-password", appendonly: bool = False):
+    def __init__(
+        self,
+        base: Path | None = None,
+        password: str = "test-redis-password",
+        appendonly: bool = False,
+        extra_acl: str = "",
+        extra_conf: str = "",
+    ):
         self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not Path(self.binary).exists():
             raise ServerError("redis-server not found: apt-get install redis-server (make test does this)")
@@ -80,6 +91,8 @@ class RedisServer:
         self.port = free_port()
         self.password = password
         self.appendonly = appendonly
+        self.extra_acl = extra_acl
+        self.extra_conf = extra_conf
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -91,13 +104,13 @@ class RedisServer:
         # The redis role's rules: no anonymous access, no dangerous or admin commands.
         acl.write_text(
             f"user default {redis_default_user_rules()}\n"
-            f"user {self.user} on >{self.password} {redis_celery_permissions()}\n"
+            f"user {self.user} on >{self.password} {redis_celery_permissions()}\n" + self.extra_acl
         )
         conf = self.dir / "redis.conf"
         conf.write_text(
             f"port {self.port}\nbind 127.0.0.1\nprotected-mode yes\ndir {self.dir}\n"
             f'aclfile {acl}\nsave ""\nappendonly {"yes" if self.appendonly else "no"}\nmaxmemory-policy noeviction\n'
-            f"logfile {self.dir / 'redis.log'}\ndaemonize no\n"
+            f"logfile {self.dir / 'redis.log'}\ndaemonize no\n" + self.extra_conf
         )
         self.proc = subprocess.Popen([self.binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_for_port(self.port, 15, self.proc, self.dir / "redis.log")
@@ -115,6 +128,158 @@ class RedisServer:
     def stop(self) -> None:
         if self.proc:
             stop_process(self.proc)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SentinelGroup:
+    """A Redis master, its replicas and an odd number of sentinels on loopback, with the
+    redis role's users and rules: replicas log in as the replication user, sentinels as
+    the sentinel user, and the sentinels have their own password.
+
+    ``url`` is the app's REDIS_URL (Celery's ``sentinel://...;sentinel://...`` form);
+    ``kill_master()`` is the drill: SIGKILL, as a lost host, not a clean shutdown.
+    """
+
+    def __init__(self, base: Path | None = None, replicas: int = 2, sentinels: int = 3, down_after_ms: int = 1000):
+        defaults = redis_role_defaults()
+        self.master_name = defaults["redis_sentinel_master_name"]
+        self.sentinel_password = "test-sentinel-password"
+        self.replication = (defaults["redis_replication_user"], "test-replication-password")
+        self.sentinel_user = (defaults["redis_sentinel_user"], "test-sentinel-redis-password")
+        sentinel_rules = " ".join(defaults["redis_sentinel_permissions"].split())
+        acl = (
+            f"user {self.replication[0]} on >{self.replication[1]} {defaults['redis_replication_permissions']}\n"
+            f"user {self.sentinel_user[0]} on >{self.sentinel_user[1]} {sentinel_rules}\n"
+        )
+        self.min_replicas = (defaults["redis_min_replicas_to_write"], defaults["redis_min_replicas_max_lag"])
+        self.down_after_ms = down_after_ms
+        self.redis = [RedisServer(base, appendonly=True, extra_acl=acl) for _ in range(1 + replicas)]
+        master = self.redis[0]
+        for server in self.redis:
+            # Every server can replicate (a failed master rejoins as a replica).
+            server.extra_conf = (
+                f"masteruser {self.replication[0]}\nmasterauth {self.replication[1]}\n"
+                f"min-replicas-to-write {self.min_replicas[0]}\nmin-replicas-max-lag {self.min_replicas[1]}\n"
+            )
+            if server is not master:
+                server.extra_conf += f"replicaof 127.0.0.1 {master.port}\n"
+        self.dir = Path(tempfile.mkdtemp(prefix="sentinels-", dir=base))
+        self.sentinel_ports = [free_port() for _ in range(sentinels)]
+        self.sentinels: list[subprocess.Popen] = []
+
+    @property
+    def url(self) -> str:
+        user, password = RedisServer.user, self.redis[0].password
+        return ";".join(f"sentinel://{user}:{password}@127.0.0.1:{port}/0" for port in self.sentinel_ports)
+
+    @property
+    def env(self) -> dict:
+        """What the django role writes into the env file for a Sentinel group."""
+        return {
+            "REDIS_URL": self.url,
+            "REDIS_SENTINEL_MASTER": self.master_name,
+            "REDIS_SENTINEL_PASSWORD": self.sentinel_password,
+        }
+
+    def start(self) -> SentinelGroup:
+        for server in self.redis:
+            server.start()
+        quorum = len(self.sentinel_ports) // 2 + 1
+        for index, port in enumerate(self.sentinel_ports):
+            conf = self.dir / f"sentinel-{index}.conf"
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {self.dir}\n"
+                f"logfile {self.dir / f'sentinel-{index}.log'}\n"
+                f"requirepass {self.sentinel_password}\nsentinel sentinel-pass {self.sentinel_password}\n"
+                f"sentinel monitor {self.master_name} 127.0.0.1 {self.redis[0].port} {quorum}\n"
+                f"sentinel auth-user {self.master_name} {self.sentinel_user[0]}\n"
+                f"sentinel auth-pass {self.master_name} {self.sentinel_user[1]}\n"
+                f"sentinel down-after-milliseconds {self.master_name} {self.down_after_ms}\n"
+                f"sentinel failover-timeout {self.master_name} 10000\n"
+                f"sentinel parallel-syncs {self.master_name} 1\n"
+            )
+            proc = subprocess.Popen(
+                [self.redis[0].binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            )
+            self.sentinels.append(proc)
+            wait_for_port(port, 15, proc, self.dir / f"sentinel-{index}.log")
+        self.wait_until_settled()
+        return self
+
+    def sentinel_client(self, port: int | None = None):
+        import redis as redis_client
+
+        return redis_client.Redis(
+            host="127.0.0.1", port=port or self.sentinel_ports[0], password=self.sentinel_password, socket_timeout=2
+        )
+
+    def master_port(self) -> int:
+        """The master's port as the sentinels' majority names it now."""
+        import redis as redis_client
+
+        votes: dict[int, int] = {}
+        for port in self.sentinel_ports:
+            try:
+                _, answer = self.sentinel_client(port).sentinel_get_master_addr_by_name(self.master_name)
+                votes[int(answer)] = votes.get(int(answer), 0) + 1
+            except (redis_client.RedisError, OSError, TypeError, ValueError):
+                continue
+        if not votes:
+            raise ServerError("no sentinel answers")
+        port, count = max(votes.items(), key=lambda item: item[1])
+        if count <= len(self.sentinel_ports) // 2:
+            raise ServerError(f"the sentinels disagree on the master: {votes}")
+        return port
+
+    def wait_until_settled(self, timeout: float = 30) -> None:
+        """Every sentinel sees the others and every replica (so a failover can happen)."""
+        deadline = time.monotonic() + timeout
+        expected = (len(self.sentinel_ports) - 1, len(self.redis) - 1)
+        while True:
+            seen = []
+            for port in self.sentinel_ports:
+                fields = self.sentinel_client(port).sentinel_master(self.master_name)
+                seen.append((int(fields["num-other-sentinels"]), int(fields["num-slaves"])))
+            if all(item == expected for item in seen) and self.replicas_online() == len(self.redis) - 1:
+                return
+            if time.monotonic() > deadline:
+                raise ServerError(f"sentinels not settled within {timeout} s: {seen} (want {expected})")
+            time.sleep(0.2)
+
+    def replicas_online(self) -> int:
+        """Replicas the master counts as in sync (min-replicas-to-write counts these)."""
+        import redis as redis_client
+
+        user, password = self.sentinel_user
+        info = redis_client.Redis(
+            host="127.0.0.1", port=self.master_port(), username=user, password=password, socket_timeout=2
+        ).info("replication")
+        return sum(
+            1
+            for key, value in info.items()
+            if key.startswith("slave") and isinstance(value, dict) and value.get("state") == "online"
+        )
+
+    def server_on(self, port: int) -> RedisServer:
+        return next(server for server in self.redis if server.port == port)
+
+    def kill_master(self) -> RedisServer:
+        """SIGKILL the current master, as a host that dies; returns it (stopped)."""
+        master = self.server_on(self.master_port())
+        master.proc.kill()
+        master.proc.wait(10)
+        return master
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}" for path in sorted(self.dir.glob("*.log"))
+        )
+
+    def stop(self) -> None:
+        for proc in self.sentinels:
+            stop_process(proc)
+        for server in self.redis:
+            server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

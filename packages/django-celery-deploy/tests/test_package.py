@@ -92,6 +92,37 @@ def test_the_visibility_timeout_reaches_every_place_celery_reads_it():
     assert redis["CELERY_WORKER_ENABLE_REMOTE_CONTROL"]
 
 
+SENTINELS = (
+    "sentinel://celery:pw@10.0.0.1:26379/0;sentinel://celery:pw@10.0.0.2:26379/0;sentinel://celery:pw@10.0.0.3/0"
+)
+
+
+def test_a_sentinel_list_sets_the_master_name_and_sentinel_password_for_broker_results_and_cache():
+    choice = brokers.choose_broker(None, SENTINELS, SQLITE, sentinel_master="django-celery", sentinel_password="s3")
+    assert choice.kind == brokers.REDIS and choice.sentinel and "s3" not in repr(choice)
+    assert brokers.sentinel_addresses(choice.url)[2] == ("10.0.0.3", 26379)
+    values = brokers.celery_settings(choice, SQLITE, visibility_timeout=900)
+    wanted = {"master_name": "django-celery", "sentinel_kwargs": {"password": "s3"}, "visibility_timeout": 900}
+    for key in ("CELERY_BROKER_TRANSPORT_OPTIONS", "CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS"):
+        assert wanted.items() <= values[key].items(), key
+    assert values["CELERY_VISIBILITY_TIMEOUT"] == 900  # the third place Celery reads it
+    assert values["CELERY_BROKER_TRANSPORT"] == "django_celery_deploy.sentinel_transport:Transport"
+    assert values["CELERY_RESULT_BACKEND"] == "django_celery_deploy.results:SubscribeOnWaitSentinelBackend+" + SENTINELS
+    cache = brokers.cache_settings(choice, key_prefix="shop")
+    assert cache["BACKEND"] == "django_celery_deploy.cache.SentinelRedisCache"
+    assert cache["OPTIONS"]["master_name"] == "django-celery"
+    assert brokers.redact(SENTINELS).count(":***@") == 3 and "pw" not in brokers.redact(SENTINELS)
+
+
+def test_a_sentinel_list_without_a_master_name_or_a_master_name_without_sentinels_is_refused():
+    with pytest.raises(env.EnvError, match="REDIS_URL is a sentinel:// list: set REDIS_SENTINEL_MASTER"):
+        brokers.choose_broker(None, SENTINELS, SQLITE)
+    with pytest.raises(env.EnvError, match="REDIS_SENTINEL_MASTER='x' is set but REDIS_URL is not a sentinel:// list"):
+        brokers.choose_broker(None, "redis://h/0", SQLITE, sentinel_master="x")
+    with pytest.raises(env.EnvError, match=r"'redis://h:1/0' is not a sentinel://"):
+        brokers.choose_broker(None, "sentinel://a:26379/0;redis://h:1/0", SQLITE, sentinel_master="x")
+
+
 def test_an_unknown_or_missing_database_url_is_refused_by_name():
     with pytest.raises(env.EnvError, match=r"DATABASE_URL='mysql://u:\*\*\*@h/db': scheme 'mysql' is not supported"):
         brokers.parse_database_url("mysql://u:secret@h/db")

@@ -1,6 +1,6 @@
 """Failure drills count tasks: `drill enqueue` sends N drill tasks, `drill report` counts their runs.
 
-    manage.py drill enqueue --queue reports --count 40 --seconds 1 --ids /tmp/drill.ids
+    manage.py drill enqueue --queue reports --count 40 --seconds 1 --ids /tmp/drill.ids [--interval 0.1]
     manage.py drill report --ids /tmp/drill.ids [--wait 120]
 
 The task records each run itself (clinic.models.TaskExecution). The report prints
@@ -10,6 +10,10 @@ yet), interrupted (runs cut off before their end, by a killed worker or a lost
 database, and so run again: the redelivery that at-least-once promises, not a
 duplicate), runs (all runs), and exits 0 only when every id finished exactly once. With --wait it polls until that
 holds or the time is up, so a drill waits for redeliveries without guessing.
+
+With --interval the enqueue is a steady load that outlives a broker failover, as a web
+process must: a send that fails (after Celery's publish retries) is counted as refused,
+told to stderr, and the load goes on. A refused send is not lost: its caller was told.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ class Command(BaseCommand):
         enqueue.add_argument("--count", type=int, default=40)
         enqueue.add_argument("--seconds", type=float, default=1.0, help="how long each task works")
         enqueue.add_argument("--ids", required=True, help="file the task ids are appended to")
+        enqueue.add_argument(
+            "--interval", type=float, default=0, help="seconds between sends; a failed send is counted, not fatal"
+        )
         report = sub.add_parser("report", help="count the runs of the ids in a file (JSON)")
         report.add_argument("--ids", required=True)
         report.add_argument("--wait", type=float, default=0, help="seconds to wait for every id to finish once")
@@ -69,12 +76,23 @@ class Command(BaseCommand):
             raise CommandError(f"unknown queue {options['queue']!r}; the queues are {', '.join(QUEUE_NAMES)}")
         if options["count"] < 1 or not 0 <= options["seconds"] <= 600:
             raise CommandError("--count must be positive and --seconds within 0-600")
+        refused = 0
         with Path(options["ids"]).open("a") as ids:
             for _ in range(options["count"]):
-                result = drill_work.apply_async(kwargs={"seconds": options["seconds"]}, queue=options["queue"])
-                ids.write(result.id + "\n")
-                ids.flush()  # an id is on file as soon as it is sent
-        self.stdout.write(json.dumps({"enqueued": options["count"], "queue": options["queue"]}))
+                try:
+                    result = drill_work.apply_async(kwargs={"seconds": options["seconds"]}, queue=options["queue"])
+                except Exception as exc:
+                    if not options["interval"]:
+                        raise
+                    refused += 1
+                    self.stderr.write(f"send refused: {exc!r}")
+                else:
+                    ids.write(result.id + "\n")
+                    ids.flush()  # an id is on file as soon as it is sent
+                if options["interval"]:
+                    time.sleep(options["interval"])
+        sent = options["count"] - refused
+        self.stdout.write(json.dumps({"enqueued": sent, "refused": refused, "queue": options["queue"]}))
 
     def report(self, options):
         path = Path(options["ids"])

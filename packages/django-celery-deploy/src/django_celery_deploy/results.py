@@ -28,7 +28,7 @@ own writes then meet the same database and hand the message back
 import logging
 
 from celery import states
-from celery.backends.redis import RedisBackend
+from celery.backends.redis import RedisBackend, SentinelBackend
 from django.db import InterfaceError, OperationalError, connections, router, transaction
 from django_celery_results.backends.database import DatabaseBackend
 
@@ -79,3 +79,10 @@ class FinalStateDatabaseBackend(DatabaseBackend):
             if keeps_stored_state(stored, status):
                 return result
             return super()._store_result(task_id, result, status, traceback, request, db)
+
+
+class SubscribeOnWaitSentinelBackend(SentinelBackend):
+    """The same for Redis behind Sentinel (the master is looked up at each connect)."""
+
+    def on_task_call(self, producer, task_id):
+        return None
