@@ -12,7 +12,7 @@ help:  ## List the targets.
 bootstrap:  ## The pinned toolchain into .venv (needs python3-venv): enough for run, lint, up, molecule.
 	@bash scripts/bootstrap.sh run
 
-bootstrap-test:  ## bootstrap, plus redis-server and postgresql, which the app suite and bench start.
+bootstrap-test:  ## bootstrap, plus redis-server and postgresql (the app suite and bench start them), procps and git.
 	@bash scripts/bootstrap.sh test
 
 test: bootstrap-test lint test-package test-app test-deploy test-stack molecule  ## Everything CI runs: lint, companion package, app suite per broker, preflight, compose/Vagrant/browser, Molecule.

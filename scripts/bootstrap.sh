@@ -3,7 +3,8 @@
 #   run    python3-venv for .venv: `make run` (SQLite, or the external Redis REDIS_URL names),
 #          lint, the preflight tests, `make up` and `make molecule` need nothing more;
 #   test   (the default) also redis-server and postgresql, which the app suite and `make bench`
-#          start themselves;
+#          start themselves, procps (pgrep, in the app suite) and git (the deploy tests and the
+#          own-project scenario make repositories);
 #   stack  python3-venv, docker-compose, vagrant, vagrant-libvirt (tests/stack validates the
 #          Vagrantfile's libvirt block, which needs the provider plugin), chromium, chromium-driver.
 # Then .venv: the toolchain and the app, from pinned requirements.
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 target=${1:-test}
 case "$#:$target" in
   [01]:run) DEB_PACKAGES=(python3-venv) ;;
-  [01]:test) DEB_PACKAGES=(redis-server postgresql python3-venv) ;;
+  [01]:test) DEB_PACKAGES=(redis-server postgresql python3-venv procps git) ;;
   1:stack) DEB_PACKAGES=(python3-venv docker-compose vagrant vagrant-libvirt chromium chromium-driver) ;;
   *)
     echo "usage: scripts/bootstrap.sh [run|test|stack]   (default: test)" >&2

@@ -15,11 +15,9 @@
 #   MOLECULE_DRILLS            the side_effect's drills: "deploy" (redeploys, restarts and
 #                              refusals: what Ansible does), "outage" (supervisord killed,
 #                              the broker restarted under load: what the release's servers
-#                              do) or "all". Unset, Debian 12 runs the deploy drills and
-#                              Debian 13 the outage drills, so each drill runs once per
-#                              make test, the outages on the newer servers (Redis 8,
-#                              PostgreSQL 17) that the app suite, on this Debian 12
-#                              machine, does not restart.
+#                              do) or "all". Unset, Debian 12 runs all of them and Debian
+#                              13 the outage drills: the outages on both releases' servers
+#                              (Redis 7 and 8, PostgreSQL 15 and 17), the redeploys once.
 #   MOLECULE_JOB_MINUTES=30    a job still running then is stopped and reported as failed,
 #                              with its log's end (a scenario's "# molecule.sh minutes: N"
 #                              overrides it): a hang shows up as a named failure, not as
@@ -58,7 +56,7 @@ run_one() {  # scenario release: the test sequence, timing converge and idempote
   minutes=$(setting "$scenario" minutes)
   local deadline=$(($(date +%s) + 60 * ${minutes:-${MOLECULE_JOB_MINUTES:-30}}))
   export MOLECULE_DEBIAN=$release MOLECULE_EPHEMERAL_DIRECTORY=$root/$base
-  export MOLECULE_DRILLS=${MOLECULE_DRILLS:-$([[ $release == 12 ]] && echo deploy || echo outage)}
+  export MOLECULE_DRILLS=${MOLECULE_DRILLS:-$([[ $release == 12 ]] && echo all || echo outage)}
   : >"$base.times"
   for phase in destroy syntax create prepare converge idempotence side-effect verify; do
     echo "$phase" >"$base.phase"

@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ["python3-venv"]
-TEST = ["redis-server", "postgresql", "python3-venv"]
+TEST = ["redis-server", "postgresql", "python3-venv", "procps", "git"]
 STACK = ["docker-compose", "vagrant", "vagrant-libvirt", "chromium", "chromium-driver"]
 
 FAKE_DPKG_QUERY = """#!/bin/sh
@@ -113,13 +113,13 @@ def test_bootstrap_for_make_run_names_only_python3_venv_and_the_apt_get_command_
 
 
 def test_bootstrap_for_make_test_names_exactly_the_missing_packages_as_a_non_root_user(checkout):
-    result = bootstrap(checkout, "test", uid=1000, installed=["python3-venv", "redis-server"])
+    result = bootstrap(checkout, "test", uid=1000, installed=["python3-venv", "redis-server", "procps", "git"])
     assert result.returncode != 0
     assert "bootstrap (test): missing Debian packages: postgresql\n" in result.stderr
     assert "\n  sudo apt-get install postgresql\n" in result.stderr
 
 
-def test_bootstrap_for_make_test_as_root_installs_redis_postgresql_and_python3_venv(checkout):
+def test_bootstrap_for_make_test_as_root_installs_redis_postgresql_python3_venv_procps_and_git(checkout):
     result = bootstrap(checkout, "test", uid=0)
     assert result.returncode == 0, result.stderr
     assert sorted(installed_by(result)) == sorted(TEST)
