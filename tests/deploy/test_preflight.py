@@ -597,3 +597,61 @@ def test_an_env_key_the_project_needs_is_named_with_the_variable_that_fills_it(t
     passed(
         run_one_host(tmp_path / "set", {"django_env_required": ["SENTRY_DSN"], "django_env_extra": {"SENTRY_DSN": "x"}})
     )
+
+
+# --- Redis with Sentinel: a redis group of 3, 5... hosts --------------------------------
+
+SENTINEL_SECRETS = {
+    "redis_celery_password": "c" * 16,
+    "redis_sentinel_password": "s" * 16,
+    "redis_replication_password": "r" * 16,
+    "redis_sentinel_redis_password": "q" * 16,
+}
+
+
+def sentinel_groups(count: int, **redis_host_vars) -> dict:
+    redis = {f"redis{n}": {"redis_bind_address": f"10.0.0.{n}", **redis_host_vars} for n in range(1, count + 1)}
+    return {
+        "redis": redis,
+        "db": {"app1": {"postgresql_listen_address": "10.0.0.20"}},
+        "web": {"app1": {}},
+        "worker": {"app1": {}},
+        "beat": {"app1": {"celery_beat_enabled": True}},
+    }
+
+
+def test_a_sentinel_group_of_three_redis_hosts_with_its_passwords_passes_the_preflight(tmp_path):
+    passed(run_site(tmp_path, sentinel_groups(3), SENTINEL_SECRETS))
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_an_even_number_of_redis_hosts_is_refused_naming_the_count(tmp_path, count):
+    out = refused(run_site(tmp_path, sentinel_groups(count), SENTINEL_SECRETS))
+    assert f"redis has {count} hosts" in out and "an odd number of 3 or more" in out
+
+
+SENTINEL_PASSWORDS = ["redis_sentinel_password", "redis_replication_password", "redis_sentinel_redis_password"]
+
+
+@pytest.mark.parametrize("variable", SENTINEL_PASSWORDS)
+def test_a_sentinel_group_without_a_password_is_refused_naming_the_variable_not_the_value(tmp_path, variable):
+    secrets = {**SENTINEL_SECRETS, variable: "short-secret"}
+    out = refused(run_site(tmp_path, sentinel_groups(3), secrets))
+    assert f"redis1: {variable} must be set (16+ characters, in the vault)" in out
+    assert "short-secret" not in out
+
+
+def test_a_sentinel_master_name_that_differs_between_hosts_or_the_app_is_refused_naming_each(tmp_path):
+    groups = sentinel_groups(3)
+    groups["redis"]["redis2"]["redis_sentinel_master_name"] = "other"
+    out = refused(run_site(tmp_path, groups, SENTINEL_SECRETS))
+    assert "redis1: redis_sentinel_master_name=django-celery; redis2: redis_sentinel_master_name=other" in out
+    groups = sentinel_groups(3)
+    groups["web"]["app1"] = {"django_env_extra": {"REDIS_SENTINEL_MASTER": "mine"}}
+    out = refused(run_site(tmp_path, groups, SENTINEL_SECRETS))
+    assert "app1: django_env_extra.REDIS_SENTINEL_MASTER=mine" in out
+
+
+def test_a_sentinel_group_bound_to_loopback_is_refused(tmp_path):
+    out = refused(run_site(tmp_path, sentinel_groups(3, redis_bind_address="127.0.0.1"), SENTINEL_SECRETS))
+    assert "redis1: redis_bind_address=127.0.0.1 is loopback, but the other redis hosts replicate and watch" in out
