@@ -106,7 +106,9 @@ def test_a_sentinel_list_sets_the_master_name_and_sentinel_password_for_broker_r
     for key in ("CELERY_BROKER_TRANSPORT_OPTIONS", "CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS"):
         assert wanted.items() <= values[key].items(), key
     assert values["CELERY_VISIBILITY_TIMEOUT"] == 900  # the third place Celery reads it
-    assert values["CELERY_BROKER_TRANSPORT"] == "django_celery_deploy.sentinel_transport:Transport"
+    from kombu.transport import resolve_transport
+
+    assert resolve_transport("sentinel").__module__ == "django_celery_deploy.sentinel_transport"
     assert values["CELERY_RESULT_BACKEND"] == "django_celery_deploy.results:SubscribeOnWaitSentinelBackend+" + SENTINELS
     cache = brokers.cache_settings(choice, key_prefix="shop")
     assert cache["BACKEND"] == "django_celery_deploy.cache.SentinelRedisCache"

@@ -279,8 +279,11 @@ def celery_settings(
         # top-level setting, is what some code paths of the result backend use).
         values["CELERY_VISIBILITY_TIMEOUT"] = visibility_timeout
         if choice.sentinel:
-            # kombu's Sentinel transport, able to hand back a dead master's tasks (see the module).
-            values["CELERY_BROKER_TRANSPORT"] = "django_celery_deploy.sentinel_transport:Transport"
+            # kombu's Sentinel transport, able to hand back a dead master's tasks (see the module),
+            # under its own scheme: every process that reads these settings uses it.
+            from .sentinel_transport import register
+
+            register()
             # A send during a failover waits for the new master instead of failing: Celery's
             # default (3 retries within ~1 s) refused 15 of 150 sends in the drill, where the
             # sentinels took ~2.5 s to promote a replica. These retries wait up to ~10 s.

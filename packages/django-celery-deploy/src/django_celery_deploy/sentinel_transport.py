@@ -8,7 +8,10 @@ The AttributeError is not a connection error, so it ended the worker ("Unrecover
 error") at the first failover: every task sent after it waited for a worker forever
 (tests/app/test_sentinel_failover.py). This channel keeps the connection info it was
 made with, so the restore finds the new master through the sentinels and the worker
-reconnects as it does after any connection loss. Selected by brokers.celery_settings.
+reconnects as it does after any connection loss.
+
+brokers.celery_settings registers it as kombu's ``sentinel`` transport, so the broker URL
+keeps its ``sentinel://`` scheme, which Flower's broker view and every log line show.
 """
 
 from __future__ import annotations
@@ -46,3 +49,10 @@ class SentinelChannel(redis.SentinelChannel):
 
 class Transport(redis.SentinelTransport):
     Channel = SentinelChannel
+
+
+def register() -> None:
+    """Make ``sentinel://`` URLs use this transport in this process (kombu's alias table)."""
+    from kombu.transport import TRANSPORT_ALIASES
+
+    TRANSPORT_ALIASES["sentinel"] = "django_celery_deploy.sentinel_transport:Transport"
