@@ -102,9 +102,11 @@ def test_a_sentinel_list_sets_the_master_name_and_sentinel_password_for_broker_r
     assert choice.kind == brokers.REDIS and choice.sentinel and "s3" not in repr(choice)
     assert brokers.sentinel_addresses(choice.url)[2] == ("10.0.0.3", 26379)
     values = brokers.celery_settings(choice, SQLITE, visibility_timeout=900)
-    wanted = {"master_name": "django-celery", "sentinel_kwargs": {"password": "s3"}, "visibility_timeout": 900}
+    wanted = {"master_name": "django-celery", "visibility_timeout": 900, "socket_connect_timeout": 2}
     for key in ("CELERY_BROKER_TRANSPORT_OPTIONS", "CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS"):
         assert wanted.items() <= values[key].items(), key
+        # A dead host's sentinel is skipped after 2 s, not after the kernel's ~2 min of retries.
+        assert values[key]["sentinel_kwargs"] == {"password": "s3", "socket_connect_timeout": 2, "socket_timeout": 2}
     assert values["CELERY_VISIBILITY_TIMEOUT"] == 900  # the third place Celery reads it
     from kombu.transport import resolve_transport
 

@@ -64,7 +64,8 @@ def check(args) -> list[str]:
     if names and missing:
         problems.append(
             f"django_project_requirements {requirements} pins none of {', '.join(missing)}, which this inventory"
-            " runs: pin them there (the virtualenv gets nothing else)."
+            " runs: pin them there (the virtualenv gets nothing else), or do not run it (Flower:"
+            " celery_flower_enabled: false)."
         )
     if args.dist:
         dist = Path(args.dist)

@@ -296,6 +296,9 @@ def celery_settings(
             sentinel = sentinel_options(choice)
             values["CELERY_BROKER_TRANSPORT_OPTIONS"].update(sentinel)
             values["CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS"].update(sentinel)
+            # The result backend's connections to the master take these, not the options above.
+            values["CELERY_REDIS_SOCKET_CONNECT_TIMEOUT"] = SENTINEL_CONNECT_TIMEOUT
+            values["CELERY_REDIS_SOCKET_TIMEOUT"] = SENTINEL_SOCKET_TIMEOUT
             if not result_backend:
                 values["CELERY_RESULT_BACKEND"] = (
                     "django_celery_deploy.results:SubscribeOnWaitSentinelBackend+" + choice.url
@@ -323,14 +326,32 @@ def celery_settings(
     return values
 
 
+# Seconds to wait for a TCP connection to a Redis or a sentinel. A dead host answers no
+# SYN, and without a limit each connect waited out the kernel's retries (~2 min): in the
+# Molecule drill the workers took 3 minutes to reach the new master, trying the dead
+# host's sentinel first. A host on the private network answers within milliseconds.
+SENTINEL_CONNECT_TIMEOUT = 2
+# Seconds a command may wait for its reply (kombu's blocking reads wait 1 s at a time).
+SENTINEL_SOCKET_TIMEOUT = 10
+
+
 def sentinel_options(choice: BrokerChoice) -> dict:
     """What kombu's and Celery's Sentinel clients need beside the URL list, in both the
     broker's and the result backend's transport options (each reads only its own)."""
-    options: dict = {"master_name": choice.sentinel_master}
+    sentinel_kwargs: dict = {
+        "socket_connect_timeout": SENTINEL_CONNECT_TIMEOUT,
+        "socket_timeout": SENTINEL_CONNECT_TIMEOUT,
+    }
     if choice.sentinel_password:
         # Sentinel's own password; the URLs' password is the Redis user's.
-        options["sentinel_kwargs"] = {"password": choice.sentinel_password}
-    return options
+        sentinel_kwargs["password"] = choice.sentinel_password
+    return {
+        "master_name": choice.sentinel_master,
+        "sentinel_kwargs": sentinel_kwargs,
+        "socket_connect_timeout": SENTINEL_CONNECT_TIMEOUT,
+        "socket_timeout": SENTINEL_SOCKET_TIMEOUT,
+        "socket_keepalive": True,
+    }
 
 
 def cache_settings(choice: BrokerChoice, *, key_prefix: str = "", location: str | None = None) -> dict:
@@ -339,11 +360,17 @@ def cache_settings(choice: BrokerChoice, *, key_prefix: str = "", location: str 
     if choice.kind != REDIS:
         raise EnvError("cache_settings needs a Redis broker choice")
     if choice.sentinel and not location:
+        options = sentinel_options(choice)
         return {
             "BACKEND": "django_celery_deploy.cache.SentinelRedisCache",
             "LOCATION": choice.url,
             "KEY_PREFIX": key_prefix,
-            "OPTIONS": sentinel_options(choice),
+            "OPTIONS": {
+                "master_name": options["master_name"],
+                "sentinel_kwargs": options["sentinel_kwargs"],
+                "socket_connect_timeout": options["socket_connect_timeout"],
+                "socket_timeout": options["socket_timeout"],
+            },
         }
     return {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
