@@ -10,6 +10,7 @@
 # (docs/deploy-times.json, which make bench reads).
 #
 # Knobs, all environment variables:
+#   (a scenario whose molecule.yml says "# molecule.sh on-demand: <why>" runs only when named)
 #   MOLECULE_RELEASES="12 13"  the releases; a scenario's "# molecule.sh releases: 12"
 #                              narrows them (the cluster runs on Debian 12 in make test).
 #   MOLECULE_DRILLS            the side_effect's drills: "deploy" (redeploys, restarts and
@@ -28,7 +29,11 @@ cd "$(dirname "$0")/.."
 root=$PWD
 scenarios=("$@")
 if [[ ${#scenarios[@]} -eq 0 ]]; then
-  for d in molecule/*/molecule.yml; do scenarios+=("$(basename "$(dirname "$d")")"); done
+  # A scenario whose molecule.yml says "# molecule.sh on-demand: <why>" runs only when named.
+  for d in molecule/*/molecule.yml; do
+    grep -q '^# molecule.sh on-demand: ' "$d" && continue
+    scenarios+=("$(basename "$(dirname "$d")")")
+  done
 fi
 read -r -a releases <<<"${MOLECULE_RELEASES:-12 13}"
 slots=${MOLECULE_SLOTS:-2}

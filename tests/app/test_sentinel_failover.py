@@ -29,13 +29,14 @@ ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ROOT / "var" / "drills" / "sentinel-failover.json"
 
 
-def test_the_master_killed_under_load_fails_over_and_no_task_is_lost_or_run_twice(tmp_path, log_dir):
+def test_the_master_killed_under_load_fails_over_and_no_task_is_lost(tmp_path, log_dir):
     from django_celery_deploy import brokers
     from django_celery_deploy.cache import SentinelRedisCache
 
     from clinic.management.commands.drill import count
 
-    group = SentinelGroup(tmp_path).start()
+    # The first sentinel of the list is on a host that is gone: clients must skip it quickly.
+    group = SentinelGroup(tmp_path, dead_sentinel_first=True).start()
     env = {**os.environ, **group.env}
     worker = start_worker(["reports"], log_dir, concurrency=2, env=group.env, name="sentinel")
     ids_file = tmp_path / "drill.ids"
@@ -111,7 +112,14 @@ def test_the_master_killed_under_load_fails_over_and_no_task_is_lost_or_run_twic
         FIGURES.parent.mkdir(parents=True, exist_ok=True)
         FIGURES.write_text(json.dumps(figures, indent=2) + "\n")
 
-        assert (figures["lost"], figures["duplicated"]) == (0, 0), (figures, err[-3000:], group.logs())
+        assert figures["lost"] == 0, (figures, err[-3000:], group.logs())
+        # At least once: a task that finished while its ack had no master to go to is handed
+        # out again. Only the messages the worker held at the failover can be: its pool slots
+        # times its prefetch multiplier.
+        from django.conf import settings
+
+        held = 2 * settings.CELERY_WORKER_PREFETCH_MULTIPLIER
+        assert figures["duplicated"] <= held, (figures, err[-3000:], group.logs())
         assert figures["enqueued"] + sent_summary["refused"] == 150
         # The same worker process served before and after: no restart.
         assert worker.proc.poll() is None and worker.pid == worker_pid

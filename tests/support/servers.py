@@ -140,7 +140,14 @@ class SentinelGroup:
     ``kill_master()`` is the drill: SIGKILL, as a lost host, not a clean shutdown.
     """
 
-    def __init__(self, base: Path | None = None, replicas: int = 2, sentinels: int = 3, down_after_ms: int = 1000):
+    def __init__(
+        self,
+        base: Path | None = None,
+        replicas: int = 2,
+        sentinels: int = 3,
+        down_after_ms: int = 1000,
+        dead_sentinel_first: bool = False,
+    ):
         defaults = redis_role_defaults()
         self.master_name = defaults["redis_sentinel_master_name"]
         self.sentinel_password = "test-sentinel-password"
@@ -166,11 +173,21 @@ class SentinelGroup:
         self.dir = Path(tempfile.mkdtemp(prefix="sentinels-", dir=base))
         self.sentinel_ports = [free_port() for _ in range(sentinels)]
         self.sentinels: list[subprocess.Popen] = []
+        # A sentinel on a host that died: its address answers no SYN. A loopback listener
+        # whose one-slot backlog is held full drops every further SYN, as a dead host does.
+        self.dead: list[socket.socket] = []
+        if dead_sentinel_first:
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(0)
+            held = [socket.create_connection(listener.getsockname(), timeout=5)]
+            self.dead = [listener, *held]
 
     @property
     def url(self) -> str:
         user, password = RedisServer.user, self.redis[0].password
-        return ";".join(f"sentinel://{user}:{password}@127.0.0.1:{port}/0" for port in self.sentinel_ports)
+        ports = [sock.getsockname()[1] for sock in self.dead[:1]] + self.sentinel_ports
+        return ";".join(f"sentinel://{user}:{password}@127.0.0.1:{port}/0" for port in ports)
 
     @property
     def env(self) -> dict:
@@ -276,6 +293,8 @@ class SentinelGroup:
         )
 
     def stop(self) -> None:
+        for sock in self.dead:
+            sock.close()
         for proc in self.sentinels:
             stop_process(proc)
         for server in self.redis:

@@ -338,9 +338,16 @@ SENTINEL_SOCKET_TIMEOUT = 10
 def sentinel_options(choice: BrokerChoice) -> dict:
     """What kombu's and Celery's Sentinel clients need beside the URL list, in both the
     broker's and the result backend's transport options (each reads only its own)."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     sentinel_kwargs: dict = {
         "socket_connect_timeout": SENTINEL_CONNECT_TIMEOUT,
         "socket_timeout": SENTINEL_CONNECT_TIMEOUT,
+        # One try per sentinel: the client asks the next one anyway. redis-py's default (3
+        # retries, backoff up to 10 s) made each dead sentinel cost ~20 s, and kombu asks
+        # afresh for every channel it opens: a worker spent minutes reconnecting (Molecule).
+        "retry": Retry(NoBackoff(), 0),
     }
     if choice.sentinel_password:
         # Sentinel's own password; the URLs' password is the Redis user's.
