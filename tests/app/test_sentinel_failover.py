@@ -112,14 +112,14 @@ def test_the_master_killed_under_load_fails_over_and_no_task_is_lost(tmp_path, l
         FIGURES.parent.mkdir(parents=True, exist_ok=True)
         FIGURES.write_text(json.dumps(figures, indent=2) + "\n")
 
-        assert figures["lost"] == 0, (figures, err[-3000:], group.logs())
+        assert figures["lost"] == 0, _diagnosis(figures, err, worker, group)
         # At least once: a task that finished while its ack had no master to go to is handed
         # out again. Only the messages the worker held at the failover can be: its pool slots
         # times its prefetch multiplier.
         from django.conf import settings
 
         held = 2 * settings.CELERY_WORKER_PREFETCH_MULTIPLIER
-        assert figures["duplicated"] <= held, (figures, err[-3000:], group.logs())
+        assert figures["duplicated"] <= held, _diagnosis(figures, err, worker, group)
         assert figures["enqueued"] + sent_summary["refused"] == 150
         # The same worker process served before and after: no restart.
         assert worker.proc.poll() is None and worker.pid == worker_pid
@@ -132,6 +132,23 @@ def test_the_master_killed_under_load_fails_over_and_no_task_is_lost(tmp_path, l
             producer.kill()
         worker.stop()
         group.stop()
+
+
+def _diagnosis(figures: dict, producer_err: str, worker, group: SentinelGroup) -> str:
+    """What to read when the drill fails: a string, since pytest shortens any other
+    assertion message to 240 characters, and a copy under var/drills/ for the whole logs."""
+    text = "\n".join(
+        [
+            json.dumps(figures),
+            "--- producer stderr (tail)",
+            producer_err[-4000:],
+            "--- worker log (tail)",
+            worker.output()[-6000:],
+            group.logs(),
+        ]
+    )
+    (FIGURES.parent / "sentinel-failover-failure.log").write_text(text)
+    return text
 
 
 def _new_master(group: SentinelGroup, old: int) -> bool:

@@ -145,7 +145,6 @@ class SentinelGroup:
         base: Path | None = None,
         replicas: int = 2,
         sentinels: int = 3,
-        down_after_ms: int = 1000,
         dead_sentinel_first: bool = False,
     ):
         defaults = redis_role_defaults()
@@ -159,7 +158,11 @@ class SentinelGroup:
             f"user {self.sentinel_user[0]} on >{self.sentinel_user[1]} {sentinel_rules}\n"
         )
         self.min_replicas = (defaults["redis_min_replicas_to_write"], defaults["redis_min_replicas_max_lag"])
-        self.down_after_ms = down_after_ms
+        # The role's timings, not faster ones for a quicker drill: with a 1 s down-after, a
+        # sentinel once judged the just-promoted replica down before its first PING reply,
+        # a second failover demoted it, and the tasks it had taken were discarded (CI).
+        self.down_after_ms = defaults["redis_sentinel_down_after_ms"]
+        self.failover_timeout_ms = defaults["redis_sentinel_failover_timeout_ms"]
         self.redis = [RedisServer(base, appendonly=True, extra_acl=acl) for _ in range(1 + replicas)]
         master = self.redis[0]
         for server in self.redis:
@@ -212,7 +215,7 @@ class SentinelGroup:
                 f"sentinel auth-user {self.master_name} {self.sentinel_user[0]}\n"
                 f"sentinel auth-pass {self.master_name} {self.sentinel_user[1]}\n"
                 f"sentinel down-after-milliseconds {self.master_name} {self.down_after_ms}\n"
-                f"sentinel failover-timeout {self.master_name} 10000\n"
+                f"sentinel failover-timeout {self.master_name} {self.failover_timeout_ms}\n"
                 f"sentinel parallel-syncs {self.master_name} 1\n"
             )
             proc = subprocess.Popen(
@@ -288,9 +291,12 @@ class SentinelGroup:
         return master
 
     def logs(self) -> str:
-        return "\n".join(
+        """The tail of each sentinel's and each Redis server's log."""
+        sentinels = [
             f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}" for path in sorted(self.dir.glob("*.log"))
-        )
+        ]
+        servers = [f"--- redis on port {server.port}\n{server.log()[-3000:]}" for server in self.redis]
+        return "\n".join(sentinels + servers)
 
     def stop(self) -> None:
         for sock in self.dead:

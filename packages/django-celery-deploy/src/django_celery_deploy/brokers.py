@@ -285,10 +285,11 @@ def celery_settings(
 
             register()
             # A send during a failover waits for the new master instead of failing: Celery's
-            # default (3 retries within ~1 s) refused 15 of 150 sends in the drill, where the
-            # sentinels took ~2.5 s to promote a replica. These retries wait up to ~10 s.
+            # default (3 retries within ~1 s) refused 15 of 150 sends in the drill. A failover
+            # takes the sentinels' down-after (the redis role's 5 s) plus an election, about
+            # 7 s; these retries wait up to ~18 s, within a web request's timeout.
             values["CELERY_TASK_PUBLISH_RETRY_POLICY"] = {
-                "max_retries": 12,
+                "max_retries": 20,
                 "interval_start": 0,
                 "interval_step": 0.25,
                 "interval_max": 1,
