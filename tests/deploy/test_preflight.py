@@ -655,3 +655,86 @@ def test_a_sentinel_master_name_that_differs_between_hosts_or_the_app_is_refused
 def test_a_sentinel_group_bound_to_loopback_is_refused(tmp_path):
     out = refused(run_site(tmp_path, sentinel_groups(3, redis_bind_address="127.0.0.1"), SENTINEL_SECRETS))
     assert "redis1: redis_bind_address=127.0.0.1 is loopback, but the other redis hosts replicate and watch" in out
+
+
+# --- The TLS front: a `front` group of nginx hosts ----------------------------------------
+
+PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"
+
+
+def front_groups(front_vars: dict | None = None, web_vars: dict | None = None, beat_vars: dict | None = None) -> dict:
+    """A front host before two web hosts on private addresses; beat (and Flower) on worker1."""
+    allowed = ["www.example.org"]
+    return {
+        "redis": {"redis1": {"redis_bind_address": "10.0.1.10"}},
+        "db": {"db1": {"postgresql_listen_address": "10.0.1.20"}},
+        "front": {
+            "front1": {"nginx_server_name": "www.example.org", "nginx_tls_self_signed": True, **(front_vars or {})}
+        },
+        "web": {
+            f"web{n}": {"django_web_bind": f"10.0.2.1{n}:8000", "django_allowed_hosts": allowed, **(web_vars or {})}
+            for n in (1, 2)
+        },
+        "worker": {"worker1": {}},
+        "beat": {"worker1": {"celery_beat_enabled": True, "celery_flower_address": "10.0.3.11", **(beat_vars or {})}},
+    }
+
+
+FRONT_SECRETS = {"redis_celery_password": "c" * 16, "postgresql_app_password": "p" * 16}
+
+
+def test_a_front_before_two_web_hosts_on_private_addresses_passes_the_preflight(tmp_path):
+    passed(run_site(tmp_path, front_groups(), FRONT_SECRETS))
+
+
+def test_a_front_without_a_certificate_or_the_self_signed_opt_in_is_refused(tmp_path):
+    out = refused(run_site(tmp_path, front_groups({"nginx_tls_self_signed": False}), FRONT_SECRETS))
+    assert "front1: nginx_tls_certificate and nginx_tls_certificate_key are empty" in out
+
+
+def test_a_certificate_without_its_key_is_refused_without_printing_either(tmp_path):
+    out = refused(run_site(tmp_path, front_groups({"nginx_tls_certificate": PEM_CERT}), FRONT_SECRETS))
+    assert "front1: only one of nginx_tls_certificate and nginx_tls_certificate_key is set" in out
+    assert "MIIB" not in out
+
+
+def test_a_certificate_and_key_from_the_vault_pass_the_preflight(tmp_path):
+    front = {"nginx_tls_self_signed": False, "nginx_tls_certificate": PEM_CERT, "nginx_tls_certificate_key": PEM_KEY}
+    passed(run_site(tmp_path, front_groups(front), FRONT_SECRETS))
+
+
+def test_a_web_host_bound_to_loopback_that_the_front_must_reach_is_refused_naming_it(tmp_path):
+    out = refused(run_site(tmp_path, front_groups(web_vars={"django_web_bind": "127.0.0.1:8000"}), FRONT_SECRETS))
+    assert "front1 (front) must reach web1, whose django_web_bind=127.0.0.1:8000 is local to it" in out
+    assert "web2, whose" in out
+
+
+def test_flower_on_loopback_of_another_host_than_the_front_is_refused(tmp_path):
+    out = refused(run_site(tmp_path, front_groups(beat_vars={"celery_flower_address": "127.0.0.1"}), FRONT_SECRETS))
+    assert "front1 (front) publishes Flower, which runs on worker1 at celery_flower_address=127.0.0.1" in out
+    passed(
+        run_site(
+            tmp_path,
+            front_groups({"nginx_flower_enabled": False}, beat_vars={"celery_flower_address": "127.0.0.1"}),
+            FRONT_SECRETS,
+        )
+    )
+
+
+def test_a_front_name_the_app_would_reject_is_refused_naming_the_web_hosts(tmp_path):
+    out = refused(run_site(tmp_path, front_groups({"nginx_server_name": "shop.example.org"}), FRONT_SECRETS))
+    assert "front1 (front) serves shop.example.org, but Django would answer 400 to it on web1, web2" in out
+    # Django's leading-dot form covers the name and its subdomains.
+    passed(
+        run_site(
+            tmp_path,
+            front_groups({"nginx_server_name": "shop.example.org"}, {"django_allowed_hosts": [".example.org"]}),
+            FRONT_SECRETS,
+        )
+    )
+
+
+def test_a_front_with_no_web_host_is_refused(tmp_path):
+    out = refused(run_site(tmp_path, front_groups({"nginx_web_hosts": []}), FRONT_SECRETS))
+    assert "front1: nginx_web_hosts is empty" in out
