@@ -95,7 +95,9 @@ try:
     BROKER = brokers.choose_broker(get_str("CELERY_BROKER_URL"), REDIS_URL, DATABASES["default"], **_sentinel)
     if REDIS_URL:
         # The cache lives on REDIS_URL's Redis even when CELERY_BROKER_URL names another broker.
-        _redis = brokers.choose_broker(None, REDIS_URL, DATABASES["default"], **_sentinel)
+        _redis = (
+            brokers.choose_broker(None, REDIS_URL, DATABASES["default"], **_sentinel) if BROKER.explicit else BROKER
+        )
         CACHES = {"default": brokers.cache_settings(_redis, key_prefix="clinic", location=get_str("REDIS_CACHE_URL"))}
     else:
         # Shared by every process (unlike locmem), so cache_warmup in a worker
