@@ -111,3 +111,21 @@ def test_a_started_state_lost_with_the_database_does_not_fail_the_task_but_a_fin
     assert started.returncode == 0, started.stderr[-3000:]
     success = _manage(env, "shell", "-c", store.format("SUCCESS"))
     assert success.returncode != 0 and "OperationalError" in success.stderr, success.stderr[-3000:]
+
+
+def test_a_second_pytest_locking_its_temp_root_does_not_lock_out_a_running_postgresql(tmp_path):
+    """As root the server runs as the postgres user, which must reach its data directory.
+    Every pytest run makes /tmp/pytest-of-<user> private again (0700) when it starts, so a
+    server whose data lived under tmp_path lost its own files mid-test when a second suite
+    started (APP_SUITES_SIDE_BY_SIDE, or any other pytest on the machine): PANIC at the
+    next checkpoint, and the restart drill failed in CI."""
+    server = PostgresServer(tmp_path).start()
+    try:
+        # What a second pytest does to every private directory above its own tmp_path.
+        for parent in [tmp_path, *tmp_path.parents]:
+            if parent.name.startswith("pytest-"):
+                os.chmod(parent, 0o700)
+        server.restart()
+        assert server.psql("SELECT 1").strip() == "1"
+    finally:
+        server.stop()

@@ -326,11 +326,6 @@ class PostgresServer:
         password: str = "test-pg-password",
     ):
         self.bindir = postgres_bindir()
-        self.root = Path(tempfile.mkdtemp(prefix="pg-", dir=base))
-        self.data = self.root / "data"
-        self.port = free_port()
-        self.database, self.user, self.password = database, user, password
-        self.proc: subprocess.Popen | None = None
         self.run_as: str | None = None
         if os.geteuid() == 0:
             try:
@@ -340,6 +335,15 @@ class PostgresServer:
                     "running as root needs the 'postgres' system user (Debian's postgresql package)"
                 ) from None
             self.run_as = "postgres"
+            # Not under `base` (pytest's tmp_path): every pytest that starts makes
+            # /tmp/pytest-of-root private again, and the postgres user lost its own data
+            # directory mid-test when a second suite started.
+            base = None
+        self.root = Path(tempfile.mkdtemp(prefix="clinic-pg-", dir=base))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.database, self.user, self.password = database, user, password
+        self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
