@@ -13,7 +13,9 @@ if ! command -v dockerd >/dev/null; then
 fi
 if ! pgrep -x dockerd >/dev/null; then
   echo "docker-engine: starting dockerd (log: /var/log/dockerd.log)"
-  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  # Its own session: stopping the job that started it (Ctrl-C, kill of its process group)
+  # must not take the engine, and every container of other jobs, down with it.
+  setsid nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
 fi
 for _ in $(seq 60); do
   docker info >/dev/null 2>&1 && exit 0
