@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -129,6 +130,55 @@ def test_a_standing_by_beat_stops_promptly_on_sigterm(log_dir):
         assert second.proc.returncode is not None
         assert "holding the beat lock" not in second.output()
     finally:
+        first.stop()
+
+
+def test_a_standing_by_beat_exits_when_a_second_sigterm_arrives_while_it_exits(log_dir):
+    """`timeout` sends TERM to its child and then to its process group: a standby beat got it
+    twice, and the second arrived while the first was ending the process (threading's
+    shutdown, py-spy showed). Its handler built a new scheduler to sync, which waited for the
+    lock again: the beat never exited (Molecule's verify hung). Here the beat sends itself
+    that second TERM at exit."""
+    import signal
+    import sys
+
+    from tests.support.procs import APP_DIR, CeleryProcess
+
+    first = start_beat(log_dir)
+    second = None
+    try:
+        first.wait_for_log("holding the beat lock", timeout=60)
+        second = CeleryProcess(
+            ["beat", "-l", "info", "--pidfile=", "--max-interval", "1"], log_dir / "beat-late-term.log"
+        )
+        second.proc.kill()
+        second.proc.wait(10)
+        # The same command, with a TERM to itself at interpreter exit.
+        code = (
+            "import atexit, os, signal, sys; atexit.register(os.kill, os.getpid(), signal.SIGTERM); "
+            "sys.argv = ['celery', '-A', 'config', 'beat', '-l', 'info', '--pidfile=', '--max-interval', '1']; "
+            "from celery.__main__ import main; main()"
+        )
+        second.proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=APP_DIR,
+            stdout=second._logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        second.wait_for_log("standing by", timeout=60)
+        second.proc.send_signal(signal.SIGTERM)
+        try:
+            second.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            second.kill()
+            pytest.fail(
+                f"a standby beat given a late second TERM was still running 20 s later:\n{second.output()[-2000:]}"
+            )
+        assert "holding the beat lock" not in second.output()
+    finally:
+        if second is not None:
+            second.stop()
         first.stop()
 
 

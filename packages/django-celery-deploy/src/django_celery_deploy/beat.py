@@ -157,6 +157,10 @@ def beat_lock(database: dict):
 # service for its scheduler, which would build a second one that waits again:
 # that second one exits instead, and the signal ends the standby.
 _standing_by = False
+# True once a signal ended the standby: a later TERM (`timeout` sends one to the child and
+# one to its group) may reach the handler while the process exits, and the scheduler it
+# builds must not wait for the lock again (it did, and the beat never exited).
+_stopping = False
 
 
 class SingleBeatScheduler(DatabaseScheduler):
@@ -165,8 +169,8 @@ class SingleBeatScheduler(DatabaseScheduler):
 
     def setup_schedule(self):
         # Only the scheduler that runs calls this (the banner's lazy one does not).
-        global _standing_by
-        if _standing_by:
+        global _standing_by, _stopping
+        if _standing_by or _stopping:
             raise SystemExit(0)
         _standing_by = True
         try:
@@ -177,6 +181,9 @@ class SingleBeatScheduler(DatabaseScheduler):
                     logger.warning("beat: another beat holds the beat lock; standing by until it is released")
                     announced = True
                 time.sleep(self.lock_retry_seconds)
+        except BaseException:  # the signal handler's SystemExit (or Ctrl-C) ends the standby for good
+            _stopping = True
+            raise
         finally:
             _standing_by = False
         self._lock = lock
