@@ -206,3 +206,24 @@ def test_beat_exits_when_it_can_no_longer_prove_it_holds_the_lock(log_dir):
         assert beat.proc.wait(30) == 1
     finally:
         beat.stop()
+
+
+@pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"), reason="the SQLite lock is a file")
+def test_the_lock_session_asks_the_server_for_keepalives_so_a_dead_beat_host_frees_the_lock():
+    # A standby beat waits for the server to end a dead host's session: with the kernel's
+    # defaults that is 2 hours; the lock's session asks for ~11 s (idle 5, 3 probes 2 s apart).
+    from django_celery_deploy.beat import PostgresBeatLock
+
+    database = dict(settings.DATABASES["default"], HOST="127.0.0.1")  # keepalives are TCP's
+    lock = PostgresBeatLock(database)
+    try:
+        assert lock.try_acquire()
+        settings_now = dict(
+            lock.conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name LIKE 'tcp_keepalives_%' ORDER BY name"
+            ).fetchall()
+        )
+        assert settings_now == {"tcp_keepalives_count": "3", "tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2"}
+        assert lock.conn.info.get_parameters()["keepalives_idle"] == "5"
+    finally:
+        lock.release()

@@ -72,15 +72,37 @@ def test_two_beat_hosts_are_refused_naming_both(tmp_path):
         "worker": {"worker1": {}, "worker2": {}},
         "beat": {"worker1": {}, "worker2": {}},
     }
-    out = refused(run_site(tmp_path, groups, {"celery_beat_enabled": "{{ inventory_hostname in groups['beat'] }}"}))
+    beat_vars = {"celery_beat_enabled": "{{ inventory_hostname in groups['beat'] }}", "celery_beat_locked": False}
+    out = refused(run_site(tmp_path, groups, beat_vars))
     assert "celery_beat_enabled is true on 2 hosts (worker1, worker2)" in out
+    assert "set celery_beat_locked: true (on worker1, worker2)" in out
+
+
+def test_two_beat_hosts_behind_the_beat_lock_on_postgresql_pass_the_preflight(tmp_path):
+    groups = {
+        "db": {"db1": {"postgresql_listen_address": "10.0.0.1"}},
+        "web": {"app1": {}},
+        "worker": {"app1": {}, "app2": {}},
+        "beat": {"app1": {"celery_beat_enabled": True}, "app2": {"celery_beat_enabled": True}},
+    }
+    passed(run_site(tmp_path, groups, {"celery_beat_locked": True}))
+
+
+def test_a_standby_beat_without_postgresql_is_refused(tmp_path):
+    groups = {
+        "web": {"app1": {}},
+        "worker": {"app1": {}},
+        "beat": {"app1": {"celery_beat_enabled": True}, "app2": {"celery_beat_enabled": True}},
+    }
+    out = refused(run_site(tmp_path, groups, {"celery_beat_locked": True}))
+    assert "A standby beat needs the PostgreSQL lock (a `db` group)" in out
 
 
 def test_beat_turned_on_in_host_vars_outside_the_beat_group_counts_too(tmp_path):
     groups = single_host_groups()
     groups["worker"] = {"app1": {}, "app2": {"celery_beat_enabled": True}}
     groups["beat"] = {"app1": {"celery_beat_enabled": True}}
-    out = refused(run_site(tmp_path, groups))
+    out = refused(run_site(tmp_path, groups, {"celery_beat_locked": False}))
     assert "(app1, app2)" in out
 
 
@@ -170,7 +192,7 @@ def run_one_host(tmp_path, all_vars: dict | None = None, **host_vars):
 
 def passed(done) -> str:
     out = done.stdout + done.stderr
-    assert "PLAY [Redis" in out, out  # the preflight let it through; the next play found no host (port 9)
+    assert "PLAY [Redis" in out, " ".join(out.split())[-3000:]  # the preflight let it through; the next play found no host (port 9)
     assert "UNREACHABLE" in out and done.returncode == 4, out
     return out
 

@@ -83,16 +83,42 @@ class BeatLockLost(RuntimeError):
     """Raised from tick(): beat stops with a failure status, and its supervisor restarts it."""
 
 
+# An advisory lock ends with its session, and PostgreSQL ends the session of a host that
+# died (no FIN, no RST) only when TCP says the peer is gone: after 2 hours with the kernel's
+# keepalive defaults, and a standby beat would wait that long. So the lock's session asks
+# the server for keepalives of its own (idle 5 s, then 3 probes 2 s apart: ~11 s), and the
+# client side keeps them too, to notice a dead database host as quickly. Unix sockets
+# ignore both.
+LOCK_KEEPALIVE = {"idle": 5, "interval": 2, "count": 3}
+
+
 class PostgresBeatLock:
     def __init__(self, database: dict):
         self.conninfo = pgmq_conn_string(database)
         self.conn = None
 
+    def connect_kwargs(self) -> dict:
+        server = " ".join(f"-c tcp_keepalives_{key}={value}" for key, value in LOCK_KEEPALIVE.items())
+        return {
+            "autocommit": True,
+            "application_name": LOCK_APPLICATION_NAME,
+            "keepalives": 1,
+            **{f"keepalives_{key}": value for key, value in LOCK_KEEPALIVE.items()},
+            # After the database's own `options` (if any), so the lock's keepalives win.
+            "options": " ".join(filter(None, [self.options, server])),
+        }
+
+    @property
+    def options(self) -> str:
+        from psycopg.conninfo import conninfo_to_dict
+
+        return str(conninfo_to_dict(self.conninfo).get("options") or "")
+
     def try_acquire(self) -> bool:
         import psycopg
 
         if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(self.conninfo, autocommit=True, application_name=LOCK_APPLICATION_NAME)
+            self.conn = psycopg.connect(self.conninfo, **self.connect_kwargs())
         return bool(self.conn.execute("SELECT pg_try_advisory_lock(%s)", [BEAT_LOCK_KEY]).fetchone()[0])
 
     def held(self) -> bool:
