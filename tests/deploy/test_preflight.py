@@ -192,7 +192,8 @@ def run_one_host(tmp_path, all_vars: dict | None = None, **host_vars):
 
 def passed(done) -> str:
     out = done.stdout + done.stderr
-    assert "PLAY [Redis" in out, " ".join(out.split())[-3000:]  # the preflight let it through; the next play found no host (port 9)
+    # The preflight let it through; the next play found no host (port 9).
+    assert "PLAY [Redis" in out, " ".join(out.split())[-3000:]
     assert "UNREACHABLE" in out and done.returncode == 4, out
     return out
 
