@@ -11,6 +11,12 @@ database, and so run again: the redelivery that at-least-once promises, not a
 duplicate), runs (all runs), and exits 0 only when every id finished exactly once. With --wait it polls until that
 holds or the time is up, so a drill waits for redeliveries without guessing.
 
+`drill periodic --every 2` makes beat send the drill task every 2 s (`--off` stops it), and
+`drill periodic-report --since T --every 2 [--after K]` reads its runs since T: a run less
+than half a period after the one before was sent twice (two beats, or one beat twice);
+--after K (a host's death) gives how long the next run took to come. The periodic drill
+runs alone: every drill task run since T counts as one of its sends.
+
 With --interval the enqueue is a steady load that outlives a broker failover, as a web
 process must: a send that fails (after Celery's publish retries) is counted as refused,
 told to stderr, and the load goes on. A refused send is not lost: its caller was told.
@@ -20,14 +26,19 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from clinic.models import TaskExecution
 from clinic.tasks import drill_work
 from config.routing import QUEUE_NAMES
+
+PERIODIC_DRILL = "drill-periodic"
 
 
 def count(ids: list[str]) -> dict:
@@ -65,11 +76,54 @@ class Command(BaseCommand):
         report = sub.add_parser("report", help="count the runs of the ids in a file (JSON)")
         report.add_argument("--ids", required=True)
         report.add_argument("--wait", type=float, default=0, help="seconds to wait for every id to finish once")
+        periodic = sub.add_parser("periodic", help="beat sends the drill task every N seconds (or stops: --off)")
+        periodic.add_argument("--every", type=int, default=2)
+        periodic.add_argument("--queue", default="default")
+        periodic.add_argument("--off", action="store_true")
+        periodic_report = sub.add_parser("periodic-report", help="the periodic drill's runs since a time (JSON)")
+        periodic_report.add_argument("--since", type=float, required=True, help="Unix time the drill started")
+        periodic_report.add_argument("--every", type=int, default=2)
+        periodic_report.add_argument("--after", type=float, help="Unix time of a failure: how long until the next run")
 
     def handle(self, *args, **options):
-        if options["action"] == "enqueue":
-            return self.enqueue(options)
-        return self.report(options)
+        action = options["action"].replace("-", "_")
+        return getattr(self, action)(options)
+
+    def periodic(self, options):
+        if options["queue"] not in QUEUE_NAMES or options["every"] < 1:
+            raise CommandError(f"--every must be positive and --queue one of {', '.join(QUEUE_NAMES)}")
+        schedule, _ = IntervalSchedule.objects.get_or_create(every=options["every"], period=IntervalSchedule.SECONDS)
+        # Saving the row tells beat (PeriodicTasks.changed), which picks it up at its next tick.
+        PeriodicTask.objects.update_or_create(
+            name=PERIODIC_DRILL,
+            defaults={
+                "task": drill_work.name,
+                "interval": schedule,
+                "kwargs": json.dumps({"seconds": 0}),
+                "queue": options["queue"],
+                "enabled": not options["off"],
+            },
+        )
+        self.stdout.write(json.dumps({"periodic": PERIODIC_DRILL, "enabled": not options["off"], "at": time.time()}))
+
+    def periodic_report(self, options):
+        since = datetime.fromtimestamp(options["since"], UTC)
+        starts = [
+            run.timestamp()
+            for run in TaskExecution.objects.filter(started_at__gte=since)
+            .order_by("started_at")
+            .values_list("started_at", flat=True)
+        ]
+        gaps = [later - earlier for earlier, later in pairwise(starts)]
+        figures = {
+            "runs": len(starts),
+            "duplicated": sum(1 for gap in gaps if gap < options["every"] / 2),
+            "largest_gap_s": round(max(gaps, default=0), 1),
+        }
+        if options["after"] is not None:
+            later = [start for start in starts if start > options["after"]]
+            figures["next_run_after_s"] = round(later[0] - options["after"], 1) if later else None
+        self.stdout.write(json.dumps(figures))
 
     def enqueue(self, options):
         if options["queue"] not in QUEUE_NAMES:
