@@ -13,13 +13,20 @@ from django_celery_beat.models import PeriodicTask
 
 from clinic.models import TaskExecution
 
-pytestmark = pytest.mark.django_db
 
 
 def drill(*args: str) -> dict:
     out = io.StringIO()
     call_command("drill", *args, stdout=out)
     return json.loads(out.getvalue())
+
+
+@pytest.fixture
+def window():
+    """A start time far in the future: the suite's other drills' runs (same database) are not in it."""
+    start = time.time() + 10**6
+    yield start
+    TaskExecution.objects.filter(started_at__gte=datetime.fromtimestamp(start - 3600, UTC)).delete()
 
 
 def run_at(seconds: float, task_id: str) -> None:
@@ -29,7 +36,8 @@ def run_at(seconds: float, task_id: str) -> None:
 def test_periodic_puts_the_drill_task_on_beats_schedule_and_off_again():
     drill("periodic", "--every", "2", "--queue", "default")
     entry = PeriodicTask.objects.get(name="drill-periodic")
-    assert (entry.task, entry.interval.every, entry.queue, entry.enabled) == ("clinic.tasks.drill_work", 2, "default", True)
+    assert (entry.task, entry.interval.every, entry.queue) == ("clinic.tasks.drill_work", 2, "default")
+    assert entry.enabled
     drill("periodic", "--off")
     assert not PeriodicTask.objects.get(name="drill-periodic").enabled
 
@@ -39,16 +47,16 @@ def test_periodic_refuses_an_unknown_queue():
         drill("periodic", "--queue", "nowhere")
 
 
-def test_a_run_within_half_a_period_of_the_one_before_counts_as_sent_twice():
-    since = time.time() - 100
+def test_a_run_within_half_a_period_of_the_one_before_counts_as_sent_twice(window):
+    since = window
     for i, offset in enumerate([0, 2, 4, 4.3, 6, 20, 22]):  # 4.3: a second beat's send; 6 -> 20: a takeover
         run_at(since + 1 + offset, f"p{i}")
     figures = drill("periodic-report", "--since", str(since), "--every", "2", "--after", str(since + 8))
     assert figures == {"runs": 7, "duplicated": 1, "largest_gap_s": 14.0, "next_run_after_s": 13.0}
 
 
-def test_runs_before_the_drill_started_are_not_counted():
-    now = time.time()
+def test_runs_before_the_drill_started_are_not_counted(window):
+    now = window
     run_at(now - 50, "old")
     run_at(now + 1, "new")
     assert drill("periodic-report", "--since", str(now), "--every", "2")["runs"] == 1
