@@ -14,7 +14,6 @@ from django_celery_beat.models import PeriodicTask
 from clinic.models import TaskExecution
 
 
-
 def drill(*args: str) -> dict:
     out = io.StringIO()
     call_command("drill", *args, stdout=out)
