@@ -141,6 +141,7 @@ done
 while ((${#pids[@]})); do reap; done
 
 .venv/bin/python scripts/deploy_times.py var/molecule/*.times
+.venv/bin/python scripts/drill_figures.py
 echo "molecule took $(stamp)"
 if ((${#failed[@]})); then
   # Last, so that a CI report which keeps only the end of the output still shows why.
