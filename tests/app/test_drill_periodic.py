@@ -48,10 +48,12 @@ def test_periodic_refuses_an_unknown_queue():
 
 def test_a_run_within_half_a_period_of_the_one_before_counts_as_sent_twice(window):
     since = window
-    for i, offset in enumerate([0, 2, 4, 4.3, 6, 20, 22]):  # 4.3: a second beat's send; 6 -> 20: a takeover
-        run_at(since + 1 + offset, f"p{i}")
-    figures = drill("periodic-report", "--since", str(since), "--every", "2", "--after", str(since + 8))
-    assert figures == {"runs": 7, "duplicated": 1, "largest_gap_s": 14.0, "next_run_after_s": 13.0}
+    # 4.3: a second beat's send; 6.5: the dead beat's last send, run just after the death at 6.2;
+    # 20: the standby's first.
+    for i, offset in enumerate([0, 2, 4, 4.3, 6.5, 20, 22]):
+        run_at(since + offset, f"p{i}")
+    figures = drill("periodic-report", "--since", str(since - 1), "--every", "2", "--after", str(since + 6.2))
+    assert figures == {"runs": 7, "duplicated": 1, "largest_gap_s": 13.5, "next_run_after_s": 13.8}
 
 
 def test_runs_before_the_drill_started_are_not_counted(window):

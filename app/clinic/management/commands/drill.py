@@ -14,7 +14,8 @@ holds or the time is up, so a drill waits for redeliveries without guessing.
 `drill periodic --every 2` makes beat send the drill task every 2 s (`--off` stops it), and
 `drill periodic-report --since T --every 2 [--after K]` reads its runs since T: a run less
 than half a period after the one before was sent twice (two beats, or one beat twice);
---after K (a host's death) gives how long the next run took to come. The periodic drill
+--after K (a host's death) gives how long the next run took to come (a run within half a
+period of K is the dead beat's last send, started late). The periodic drill
 runs alone: every drill task run since T counts as one of its sends.
 
 With --interval the enqueue is a steady load that outlives a broker failover, as a web
@@ -121,7 +122,8 @@ class Command(BaseCommand):
             "largest_gap_s": round(max(gaps, default=0), 1),
         }
         if options["after"] is not None:
-            later = [start for start in starts if start > options["after"]]
+            # A run within half a period of the death is the dead beat's last send, run late.
+            later = [start for start in starts if start > options["after"] + options["every"] / 2]
             figures["next_run_after_s"] = round(later[0] - options["after"], 1) if later else None
         self.stdout.write(json.dumps(figures))
 
