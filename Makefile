@@ -44,7 +44,7 @@ test-stack: bootstrap  ## The compose stacks (both brokers), vagrant up --provid
 	$(PY) -m pytest -p no:cacheprovider tests/stack
 
 SCENARIO ?=
-molecule: bootstrap  ## Molecule scenarios on Debian 12 and 13, two jobs at a time (SCENARIO=default|db-broker|own-project|sentinel; all by default).
+molecule: bootstrap  ## Molecule scenarios on Debian 12 and 13, two jobs at a time (SCENARIO=default|db-broker|own-project|cluster; all by default).
 	@echo "=== make $@ at $$(date +%T)"
 	@bash scripts/molecule.sh $(SCENARIO)
 

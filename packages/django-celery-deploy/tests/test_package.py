@@ -109,6 +109,11 @@ def test_a_sentinel_list_sets_the_master_name_and_sentinel_password_for_broker_r
         sentinel_kwargs = values[key]["sentinel_kwargs"]
         assert (sentinel_kwargs["password"], sentinel_kwargs["socket_connect_timeout"]) == ("s3", 2)
         assert sentinel_kwargs["retry"].get_retries() == 0  # the next sentinel is the retry
+        # A worker's `conf` reply (Flower asks every worker) carries these options as JSON:
+        # the Retry object made every reply fail with EncodeError (seen in the Molecule cluster).
+        from kombu.utils.json import dumps
+
+        assert '"retry": "Retry(retries=0)"' in dumps(values[key])
     assert values["CELERY_VISIBILITY_TIMEOUT"] == 900  # the third place Celery reads it
     from kombu.transport import resolve_transport
 

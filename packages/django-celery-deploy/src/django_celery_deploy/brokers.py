@@ -339,8 +339,14 @@ SENTINEL_SOCKET_TIMEOUT = 10
 def sentinel_options(choice: BrokerChoice) -> dict:
     """What kombu's and Celery's Sentinel clients need beside the URL list, in both the
     broker's and the result backend's transport options (each reads only its own)."""
+    from kombu.utils.json import register_type
     from redis.backoff import NoBackoff
     from redis.retry import Retry
+
+    # A worker's `conf` reply (remote control: Flower asks every worker) carries the
+    # transport options as JSON; without an encoder the Retry below failed every reply
+    # with EncodeError. Shown as text: nothing reads it back.
+    register_type(Retry, None, lambda retry: f"Retry(retries={retry.get_retries()})")
 
     sentinel_kwargs: dict = {
         "socket_connect_timeout": SENTINEL_CONNECT_TIMEOUT,
