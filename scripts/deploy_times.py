@@ -33,6 +33,8 @@ def main(paths: list[str]) -> None:
             "verify_s": round(int(phases.get("verify", 0)) / 1000, 1) or None,
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(path.stat().st_mtime)),
         }
+    # A scenario that no longer exists (molecule/<name>/) has no figures to show.
+    runs = {run: f for run, f in runs.items() if (ROOT / "molecule" / run.rsplit("-debian", 1)[0]).is_dir()}
     data = {
         "what": "Molecule converge (first deploy on a fresh Debian container) and idempotent re-run, seconds",
         "targets": TARGETS,
