@@ -88,6 +88,19 @@ def test_two_beat_hosts_behind_the_beat_lock_on_postgresql_pass_the_preflight(tm
     passed(run_site(tmp_path, groups, {"celery_beat_locked": True}))
 
 
+def test_a_managed_postgresql_named_in_django_database_url_counts_for_several_hosts_and_a_standby_beat(tmp_path):
+    groups = {
+        "web": {"app1": {}},
+        "worker": {"app1": {}, "app2": {}},
+        "beat": {"app1": {"celery_beat_enabled": True}, "app2": {"celery_beat_enabled": True}},
+    }
+    url = "postgresql://clinic:" + "p" * 16 + "@10.0.0.9:5432/clinic"
+    managed = {"celery_beat_locked": True, "django_database_url": url}
+    out = " ".join((run_site(tmp_path, groups, managed).stdout or "").split())
+    # The preflight lets it through; the next play (PostgreSQL: no host) and the django play fail on port 9.
+    assert "PLAY [Django" in out and "lives on one disk" not in out and "standby beat needs" not in out, out[-3000:]
+
+
 def test_a_standby_beat_without_postgresql_is_refused(tmp_path):
     groups = {
         "web": {"app1": {}},
