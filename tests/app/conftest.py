@@ -63,6 +63,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "own_redis: starts its own Redis servers; runs in the Redis suite only")
     config.addinivalue_line("markers", "own_postgres: starts its own PostgreSQL; runs in the PostgreSQL suite only")
+    config.addinivalue_line("markers", "postgres_database: needs the suite's PostgreSQL; runs in its suite only")
     broker = config.getoption("--broker")
     base = Path(tempfile.mkdtemp(prefix=f"clinic-tests-{broker}-"))
     os.chmod(base, 0o755)  # noqa: S103 - the postgres user must traverse it
@@ -101,7 +102,7 @@ def pytest_configure(config):
 
 
 # Marker of a test that starts its own server, and the suite it runs in.
-OWN_SERVER = {"own_redis": "redis", "own_postgres": "postgres"}
+OWN_SERVER = {"own_redis": "redis", "own_postgres": "postgres", "postgres_database": "postgres"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -208,7 +208,7 @@ def test_beat_exits_when_it_can_no_longer_prove_it_holds_the_lock(log_dir):
         beat.stop()
 
 
-@pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"), reason="the SQLite lock is a file")
+@pytest.mark.postgres_database  # the SQLite lock is a file, with no session to keep alive
 def test_the_lock_session_asks_the_server_for_keepalives_so_a_dead_beat_host_frees_the_lock():
     # A standby beat waits for the server to end a dead host's session: with the kernel's
     # defaults that is 2 hours; the lock's session asks for ~11 s (idle 5, 3 probes 2 s apart).
