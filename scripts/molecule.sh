@@ -19,6 +19,8 @@
 #                              do) or "all". Unset, Debian 12 runs all of them and Debian
 #                              13 the outage drills: the outages on both releases' servers
 #                              (Redis 7 and 8, PostgreSQL 15 and 17), the redeploys once.
+#                              A scenario's "# molecule.sh drills: outage" narrows its own
+#                              default (db-broker: default runs the same redeploys on Redis).
 #   MOLECULE_JOB_MINUTES=30    a job still running then is stopped and reported as failed,
 #                              with its log's end (a scenario's "# molecule.sh minutes: N"
 #                              overrides it): a hang shows up as a named failure, not as
@@ -61,7 +63,9 @@ run_one() {  # scenario release: the test sequence, timing converge and idempote
   minutes=$(setting "$scenario" minutes)
   local deadline=$(($(date +%s) + 60 * ${minutes:-${MOLECULE_JOB_MINUTES:-30}}))
   export MOLECULE_DEBIAN=$release MOLECULE_EPHEMERAL_DIRECTORY=$root/$base
-  export MOLECULE_DRILLS=${MOLECULE_DRILLS:-$([[ $release == 12 ]] && echo all || echo outage)}
+  local own_drills
+  own_drills=$(setting "$scenario" drills)
+  export MOLECULE_DRILLS=${MOLECULE_DRILLS:-${own_drills:-$([[ $release == 12 ]] && echo all || echo outage)}}
   : >"$base.times"
   for phase in destroy syntax create prepare converge idempotence side-effect verify; do
     echo "$phase" >"$base.phase"
