@@ -3,7 +3,7 @@ appears, a new connection per request (as browsers from many places would), and 
 
     python3 request_loop.py URL STOP_FILE RESULT_FILE [MAX_SECONDS]
 
-A request fails when it gets no answer within 30 s or a status other than 200; the result
+A request fails when it gets no answer within 90 s or a status other than 200; the result
 (JSON) gives the counts and the first failures with their time. Standard library only: the
 front host has Python for Ansible and nothing else.
 """
@@ -29,7 +29,10 @@ started = time.time()
 while not os.path.exists(stop) and time.time() - started < max_seconds:
     sent = time.time()
     try:
-        conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=30, context=context)
+        # Longer than the front's proxy_read_timeout (60 s) plus its connect timeout: a request
+        # in flight to a host that is lost waits for the front's read timeout, and then nginx
+        # sends it (a GET) to the other host. With 30 s the client gave up first (seen once).
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=90, context=context)
         conn.request("GET", parts.path or "/", headers={"Host": parts.hostname})
         response = conn.getresponse()
         response.read()
