@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from readme_block import replace_block
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "deploy-times.json"
 TARGETS = {"converge_s": 300, "idempotence_s": 60}
@@ -58,23 +60,18 @@ def main(paths: list[str]) -> None:
 
 def update_readme(rows: list[str]) -> None:
     """Rewrite the table between the README's deploy-times markers (if present)."""
-    readme = ROOT / "README.md"
-    start, end = "<!-- deploy-times:start", "<!-- deploy-times:end -->"
-    text = readme.read_text()
-    if start not in text or end not in text:
-        return
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    table = [
-        f"{start} (written by make molecule from docs/deploy-times.json) -->",
-        f"Targets: converge <= {TARGETS['converge_s']} s, idempotent re-run <= {TARGETS['idempotence_s']} s.",
-        "",
-        "| scenario / release | converge s | re-run s | targets | measured |",
-        "|---|---|---|---|---|",
-        *rows,
-        end,
-    ]
-    readme.write_text(head + "\n".join(table) + tail)
+    replace_block(
+        ROOT / "README.md",
+        "deploy-times",
+        "docs/deploy-times.json",
+        [
+            f"Targets: converge <= {TARGETS['converge_s']} s, idempotent re-run <= {TARGETS['idempotence_s']} s.",
+            "",
+            "| scenario / release | converge s | re-run s | targets | measured |",
+            "|---|---|---|---|---|",
+            *rows,
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import json
 import time
 from pathlib import Path
 
+from readme_block import replace_block
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "drills.json"
 DRILLS = {
@@ -66,21 +68,12 @@ def main() -> None:
     rows = [row(name, data["drills"][name]) for name in DRILLS if name in data["drills"]]
     for line in rows:
         print("drills:", line)
-    readme = ROOT / "README.md"
-    start, end = "<!-- drills:start", "<!-- drills:end -->"
-    text = readme.read_text()
-    if start not in text or end not in text:
-        return
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    table = [
-        f"{start} (written by make molecule from docs/drills.json) -->",
-        "| drill | tasks | requests failed | also | measured |",
-        "|---|---|---|---|---|",
-        *rows,
-        end,
-    ]
-    readme.write_text(head + "\n".join(table) + tail)
+    replace_block(
+        ROOT / "README.md",
+        "drills",
+        "docs/drills.json",
+        ["| drill | tasks | requests failed | also | measured |", "|---|---|---|---|---|", *rows],
+    )
 
 
 if __name__ == "__main__":
