@@ -227,3 +227,43 @@ def test_the_lock_session_asks_the_server_for_keepalives_so_a_dead_beat_host_fre
         assert lock.conn.info.get_parameters()["keepalives_idle"] == "5"
     finally:
         lock.release()
+
+
+@pytest.mark.own_redis
+def test_a_beat_terminated_while_it_publishes_stops_once_the_message_is_sent(tmp_path, log_dir, every_second_noop):
+    """TERM mostly lands while beat sleeps, but now and then mid-publish. Celery's own handler then
+    closes the broker connection under the publish and raises SystemExit, which the socket code's
+    cleanup replaced with an I/O error: beat logged a failed send and went on sending, with its lock
+    released, beside the standby that took it (CI saw it as a beat that would not stop). Redis
+    holding every write for a while puts the TERM mid-publish every time."""
+    import redis as redis_client
+
+    from tests.support.servers import RedisServer
+
+    server = RedisServer(tmp_path, extra_acl="user pauser on >pause-password +ping +client|pause\n").start()
+    admin = redis_client.Redis(host="127.0.0.1", port=server.port, username="pauser", password="pause-password")
+    broker = redis_client.Redis.from_url(server.url)
+    beat = start_beat(log_dir, env={"REDIS_URL": server.url})
+    try:
+        beat.wait_for_log("Sending due task every-second-noop", timeout=60)
+        queued = broker.llen("default")
+        admin.client_pause(3000, all=False)  # writes wait 3 s; reads (and the pause itself) do not
+        sends = beat.output().count("Sending due task")
+        deadline = time.monotonic() + 10
+        while beat.output().count("Sending due task") == sends and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # beat logs before it publishes: now it waits in the LPUSH
+        beat.proc.send_signal(subprocess.signal.SIGTERM)
+        try:
+            code = beat.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"beat still runs 20 s after TERM:\n{beat.output()[-3000:]}")
+        output = beat.output()
+        assert code == 0, output[-3000:]
+        assert "Couldn't apply scheduled task" not in output, output[-3000:]
+        # The send under way completed; none followed it.
+        assert broker.llen("default") == queued + 1
+        assert output.count("Sending due task") == sends + 1, output[-3000:]
+    finally:
+        beat.stop()
+        server.stop()

@@ -32,7 +32,9 @@ class CeleryProcess:
             self.args,
             cwd=APP_DIR,
             # inherit_env=False: exactly `env`, for a process of another stack than the suite's.
-            env={**(os.environ if inherit_env else {}), **(env or {})},
+            # PYTHONFAULTHANDLER: a process that will not stop dumps every thread's stack on
+            # SIGABRT (stop() sends one before SIGKILL), so a hang names its own cause.
+            env={**(os.environ if inherit_env else {}), "PYTHONFAULTHANDLER": "1", **(env or {})},
             stdout=self._logfile,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -62,6 +64,11 @@ class CeleryProcess:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGABRT)
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    pass
                 self.kill()
         self._logfile.close()
         return self.proc.returncode

@@ -21,9 +21,12 @@ schedule from settings, which would undo the admin's retiming at each beat start
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -179,14 +182,45 @@ def beat_lock(database: dict):
     raise RuntimeError(f"no beat lock for database engine {database['ENGINE']}")
 
 
-# True while this process waits for the lock. Beat's SIGTERM handler asks the
-# service for its scheduler, which would build a second one that waits again:
+# True while this process waits for the lock. Celery's SIGTERM handler (until ours replaces
+# it) asks the service for its scheduler, which would build a second one that waits again:
 # that second one exits instead, and the signal ends the standby.
 _standing_by = False
 # True once a signal ended the standby: a later TERM (`timeout` sends one to the child and
 # one to its group) may reach the handler while the process exits, and the scheduler it
 # builds must not wait for the lock again (it did, and the beat never exited).
 _stopping = False
+
+# Celery's TERM handler closes the scheduler (its broker connection, and so our lock) and
+# raises SystemExit wherever the main thread is. Mid-publish, the socket code's cleanup then
+# failed on the closed connection, its error replaced the SystemExit, beat logged a failed
+# send and went on sending without its lock, beside the standby that had taken it. So the
+# running scheduler has a handler of its own: while beat talks to the broker or the
+# database (_busy), TERM is only noted, and beat stops where that work ends; elsewhere (it
+# sleeps) it stops at once. Closing happens in the main thread, in Service.start's finally.
+_stop_requested = False
+_busy = False
+
+
+def _request_stop(signum, frame):
+    global _stop_requested
+    _stop_requested = True
+    if not _busy:
+        raise SystemExit(0)
+
+
+@contextlib.contextmanager
+def _deferring_stop(stop_after: bool = True):
+    """Hold TERM off a block of broker or database work; stop after it if TERM came."""
+    global _busy
+    outer = _busy
+    _busy = True
+    try:
+        yield
+    finally:
+        _busy = outer
+    if stop_after and _stop_requested and not outer:
+        raise SystemExit(0)
 
 
 class SingleBeatScheduler(DatabaseScheduler):
@@ -199,10 +233,16 @@ class SingleBeatScheduler(DatabaseScheduler):
         if _standing_by or _stopping:
             raise SystemExit(0)
         _standing_by = True
+        if threading.current_thread() is threading.main_thread():  # signal handlers live there only
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, _request_stop)
         try:
             lock = beat_lock(settings.DATABASES["default"])
             announced = False
-            while not lock.try_acquire():
+            while True:
+                with _deferring_stop():
+                    if lock.try_acquire():
+                        break
                 if not announced:
                     logger.warning("beat: another beat holds the beat lock; standing by until it is released")
                     announced = True
@@ -214,7 +254,8 @@ class SingleBeatScheduler(DatabaseScheduler):
             _standing_by = False
         self._lock = lock
         logger.info("beat: holding the beat lock: this is the one beat")
-        super().setup_schedule()
+        with _deferring_stop():
+            super().setup_schedule()
 
     def update_from_dict(self, mapping):
         # Called at start with settings' schedule (and Celery's own entries): seed, never overwrite.
@@ -230,15 +271,23 @@ class SingleBeatScheduler(DatabaseScheduler):
         self.schedule.update(entries)
 
     def tick(self, *args, **kwargs):
-        if self._lock is not None and not self._lock.held():
-            logger.error("beat: the beat lock is lost; exiting so that beat restarts and competes for it again")
-            raise BeatLockLost("the beat lock is lost")
-        return super().tick(*args, **kwargs)
+        with _deferring_stop():
+            if self._lock is not None and not self._lock.held():
+                logger.error("beat: the beat lock is lost; exiting so that beat restarts and competes for it again")
+                raise BeatLockLost("the beat lock is lost")
+            return super().tick(*args, **kwargs)
+
+    def sync(self):
+        # Between ticks, beat saves the schedule's run counts: that too finishes first.
+        with _deferring_stop():
+            super().sync()
 
     def close(self):
-        try:
-            super().close()
-        finally:
-            if self._lock is not None:
-                self._lock.release()
-                self._lock = None
+        # Beat is stopping already: a second TERM must not cut the release of the lock short.
+        with _deferring_stop(stop_after=False):
+            try:
+                super().close()
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
+                    self._lock = None
