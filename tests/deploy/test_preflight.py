@@ -126,6 +126,16 @@ def test_no_beat_host_is_refused(tmp_path):
     assert "celery_beat_enabled is true on 0 hosts (none)" in out
 
 
+def test_a_beat_group_without_celery_beat_enabled_is_refused_naming_the_group_vars_fix(tmp_path):
+    # The role's default is false: the inventory turns beat on for its `beat` group.
+    groups = single_host_groups()
+    groups["beat"] = {"app1": {}}
+    out = refused(run_site(tmp_path, groups))
+    assert "celery_beat_enabled is true on 0 hosts (none)" in out
+    assert "The `beat` group (app1) does not set celery_beat_enabled: true" in out
+    assert "group_vars/beat.yml" in out
+
+
 def test_a_queue_missing_from_the_routing_table_is_refused_naming_host_and_queue(tmp_path):
     groups = single_host_groups(worker={"app1": {"celery_worker_queues": ["default", "emails"]}})
     groups["beat"] = {"app1": {"celery_beat_enabled": True}}
