@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from readme_block import replace_block
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "app"))
@@ -298,15 +300,8 @@ def markdown(report: dict) -> str:
 
 
 def update_readme(report: dict) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- bench:start", "<!-- bench:end -->"
-    if start not in text or end not in text:
-        return
-    head, rest = text.split(start, 1)
-    marker_line, _, _ = rest.partition("\n")
-    _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{start}{marker_line}\n{markdown(report)}{end}{tail}")
+    lines = markdown(report).rstrip("\n").split("\n")
+    replace_block(ROOT / "README.md", "bench", "docs/bench.json", lines, writer="make bench")
 
 
 def main() -> int:

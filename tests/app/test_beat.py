@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import time
 from datetime import timedelta
@@ -253,7 +254,7 @@ def test_a_beat_terminated_while_it_publishes_stops_once_the_message_is_sent(tmp
         while beat.output().count("Sending due task") == sends and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(0.3)  # beat logs before it publishes: now it waits in the LPUSH
-        beat.proc.send_signal(subprocess.signal.SIGTERM)
+        beat.proc.send_signal(signal.SIGTERM)
         try:
             code = beat.proc.wait(20)
         except subprocess.TimeoutExpired:
