@@ -6,4 +6,4 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the deploy checks)
+        from . import checks, signals  # noqa: F401  (registers the deploy checks and the signal handlers)

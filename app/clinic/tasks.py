@@ -65,7 +65,9 @@ class ReportInvalid(Exception):
 
 @shared_task(bind=True, rate_limit=settings.EMAIL_RATE_LIMIT, max_retries=3, default_retry_delay=30)
 def send_welcome_email(self, doctor_id: int) -> dict:
-    doctor = Doctor.objects.get(pk=doctor_id)
+    doctor = Doctor.objects.filter(pk=doctor_id).first()
+    if doctor is None:  # deleted before its e-mail went out: nobody to welcome
+        return {"doctor_id": doctor_id, "sent": False, "reason": "no such doctor"}
     if doctor.welcome_email_sent_at:
         return {"doctor_id": doctor_id, "sent": False, "reason": "already sent"}
     try:

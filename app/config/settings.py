@@ -42,6 +42,9 @@ try:
         "django.contrib.sessions",
         "django.contrib.messages",
         "django.contrib.staticfiles",
+        "rest_framework",
+        "drf_spectacular",
+        "drf_spectacular_sidecar",  # Swagger UI's files served from here, not from a CDN
         "django_celery_beat",
         "django_celery_results",
         # Heartbeats, /healthz, probe_queues, beat_health, the broker set up at migrate.
@@ -139,8 +142,31 @@ try:
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
     X_FRAME_OPTIONS = "DENY"
 
-    # The JSON API authenticates with a bearer token (no cookies, so no CSRF).
+    # --- The JSON API (Django REST Framework) -------------------------------------
+    # A bearer token (no cookies, so no CSRF). Without one (development), the API is
+    # open to anyone, throttled to API_ANON_RATE like the schema and docs always are.
     API_TOKEN = get_str("API_TOKEN", "")
+    REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["clinic.api.auth.BearerTokenAuthentication"],
+        "DEFAULT_PERMISSION_CLASSES": ["clinic.api.auth.TokenRequired"],
+        "DEFAULT_PARSER_CLASSES": ["clinic.api.input.StrictJSONParser"],
+        "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+        "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+        "DEFAULT_THROTTLE_RATES": {"anon": get_str("API_ANON_RATE", "60/minute")},
+        "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+        "PAGE_SIZE": get_int("API_PAGE_SIZE", 50, minimum=1),
+        "EXCEPTION_HANDLER": "clinic.api.errors.handle",
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+        "UNAUTHENTICATED_USER": None,  # no django.contrib.auth user behind a token
+    }
+    SPECTACULAR_SETTINGS = {
+        "TITLE": "Clinic API",
+        "DESCRIPTION": "The clinic example of the Django + Celery deployment bundle.",
+        "VERSION": "1",
+        "SERVE_INCLUDE_SCHEMA": False,
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    }
 
     # --- E-mail ----------------------------------------------------------------
     _email_backends = {

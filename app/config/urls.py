@@ -4,5 +4,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("django_celery_deploy.urls")),  # /healthz
-    path("api/", include("clinic.urls")),
+    path("api/", include("clinic.api.urls")),
 ]

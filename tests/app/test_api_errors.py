@@ -14,7 +14,7 @@ from clinic.models import Doctor
 @pytest.mark.parametrize(
     ("url", "body", "message"),
     [
-        ("/api/doctors", None, "JSON object"),
+        ("/api/doctors", None, "name is required"),  # no body: no fields
         ("/api/doctors", "{not json", "not valid JSON"),
         ("/api/doctors", "[1, 2]", "JSON object"),
         ("/api/doctors", {"email": "a@b.test"}, "name is required"),
@@ -73,7 +73,8 @@ def test_api_refuses_a_missing_or_wrong_token():
 
 
 def test_wrong_method_gets_405(api):
-    assert api.get("/api/doctors").status_code == 405
+    assert api.get("/api/claims/bulk").status_code == 405
+    assert api.client.delete("/api/doctors").status_code == 405
 
 
 # --- Input the parser, the database or the worker used to choke on (a 500 then) ------------
@@ -186,7 +187,7 @@ def test_a_date_not_written_as_yyyy_mm_dd_is_a_400(api, url, value):
 
 
 def test_dates_inside_the_range_are_accepted_as_yyyy_mm_dd():
-    from clinic import views
+    from clinic.api import input as views
 
     assert views.parse_date("2026-01-01", "date") == "2026-01-01"
     assert views.parse_date(views.MIN_DATE.isoformat(), "date") == views.MIN_DATE.isoformat()
@@ -241,5 +242,5 @@ def test_a_field_given_twice_is_a_400_naming_it(api):
 def test_an_unknown_api_path_and_a_wrong_method_answer_json(api):
     missing = api.get("/api/no-such-thing")
     assert missing.status_code == 404 and "error" in missing.json()
-    wrong = api.get("/api/doctors")
+    wrong = api.get("/api/claims/bulk")
     assert wrong.status_code == 405 and "POST" in wrong.json()["error"]
