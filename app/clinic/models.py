@@ -102,6 +102,8 @@ class GeneratedReport(models.Model):
     period_end = models.DateField()
     data = models.JSONField()
     generated_at = models.DateTimeField(default=timezone.now)
+    # When the weekly report went to the admins: a redelivered e-mail task sends nothing more.
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["kind", "period_start"], name="one_report_per_period")]

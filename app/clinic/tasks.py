@@ -18,7 +18,7 @@ from celery import shared_task
 from celery.utils.log import get_task_logger
 from django.conf import settings
 from django.core.cache import cache
-from django.core.mail import send_mail
+from django.core.mail import mail_admins, send_mail
 from django.db import connection, transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
@@ -379,7 +379,45 @@ def generate_weekly_report(week_of: str | None = None) -> dict:
         period_start=start,
         defaults={"period_end": end, "data": _period_stats(start, end), "generated_at": timezone.now()},
     )
+    # The seed e-mails the weekly report to the admins: from the e-mail queue, after commit.
+    transaction.on_commit(lambda: email_weekly_report.delay(report.pk))
     return {"report_id": report.pk, "kind": "weekly", "period_start": start.isoformat(), "created": created}
+
+
+def weekly_report_text(report: GeneratedReport) -> str:
+    """The weekly report as the admins read it in their mail."""
+    data = report.data
+    lines = [
+        f"Clinic report for {report.period_start} to {report.period_end}",
+        "",
+        f"Appointments: {data['appointments']['total']}",
+        *(f"  {status}: {count}" for status, count in sorted(data["appointments"]["by_status"].items())),
+        f"New patients: {data['new_patients']}",
+        f"Medical reports completed: {data['reports_completed']}",
+        "Claims:",
+        *(f"  {status}: {row['count']} ({row['amount']})" for status, row in sorted(data["claims"].items())),
+        "Appointments per doctor:",
+        *(f"  {name}: {count}" for name, count in sorted(data["appointments_per_doctor"].items())),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@shared_task(bind=True, rate_limit=settings.EMAIL_RATE_LIMIT, max_retries=3, default_retry_delay=30)
+def email_weekly_report(self, report_id: int) -> dict:
+    """Send one weekly report to settings.ADMINS (DJANGO_ADMINS), once."""
+    report = GeneratedReport.objects.filter(pk=report_id, kind=GeneratedReport.Kind.WEEKLY).first()
+    if report is None:
+        return {"report_id": report_id, "sent": False, "reason": "no such weekly report"}
+    if not settings.ADMINS:
+        return {"report_id": report_id, "sent": False, "reason": "no admins configured (DJANGO_ADMINS)"}
+    if report.emailed_at:
+        return {"report_id": report_id, "sent": False, "reason": "already sent"}
+    try:
+        mail_admins(f"Weekly report {report.period_start}", weekly_report_text(report), fail_silently=False)
+    except TRANSIENT_MAIL_ERRORS as exc:
+        raise self.retry(exc=exc) from exc
+    GeneratedReport.objects.filter(pk=report_id).update(emailed_at=timezone.now())
+    return {"report_id": report_id, "sent": True, "admins": len(settings.ADMINS)}
 
 
 @shared_task

@@ -186,6 +186,9 @@ try:
     EMAIL_USE_TLS = get_bool("EMAIL_USE_TLS", False)
     EMAIL_TIMEOUT = get_int("EMAIL_TIMEOUT", 10, minimum=1)
     DEFAULT_FROM_EMAIL = get_str("DEFAULT_FROM_EMAIL", "clinic@localhost")
+    SERVER_EMAIL = get_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+    # Who gets the weekly report (and Django's error mails): comma-separated addresses.
+    ADMINS = [(address, address) for address in get_list("DJANGO_ADMINS", [])]
 
     # --- Task behaviour knobs ----------------------------------------------------
     REMINDER_RETRY_DELAY = get_int("REMINDER_RETRY_DELAY", 60, minimum=1)

@@ -35,6 +35,7 @@ TEST_SETTINGS = {
     "DJANGO_SECURE_COOKIES": "false",
     "DJANGO_ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
     "EMAIL_BACKEND": "file",
+    "DJANGO_ADMINS": "admin-one@clinic.test,admin-two@clinic.test",
     "CELERY_VISIBILITY_TIMEOUT": "10",
     "CELERY_TASK_SOFT_TIME_LIMIT": "6",
     "CELERY_TASK_TIME_LIMIT": "8",

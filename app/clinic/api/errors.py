@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from rest_framework.exceptions import MethodNotAllowed, ParseError, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated, ParseError, ValidationError
 from rest_framework.views import exception_handler
 
 
@@ -35,8 +35,13 @@ def handle(exc, context):
         allowed = ", ".join(view.allowed_methods) if view is not None else ""
         response.data = {"error": f"method {exc.args[0] if exc.args else ''} not allowed; use {allowed}"}
         return response
-    body = {"error": first_message(exc.detail)}
-    if isinstance(exc, ValidationError) and isinstance(exc.detail, dict):
-        body["errors"] = exc.detail
+    if isinstance(exc, (NotAuthenticated, AuthenticationFailed)):
+        body = {"error": "missing or wrong API token"}
+    elif isinstance(exc, ValidationError):
+        body = {"error": first_message(exc.detail)}
+        if isinstance(exc.detail, dict):
+            body["errors"] = exc.detail
+    else:  # DRF's {"detail": ...}, also for Django's Http404 and PermissionDenied
+        body = {"error": first_message(response.data.get("detail", response.data))}
     response.data = body
     return response
