@@ -9,9 +9,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.conf import settings
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -21,6 +21,9 @@ from clinic.models import Appointment, Doctor, GeneratedReport, Patient, TaskRec
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+NOON = "2026-01-01T12:00:00Z"
 
 
 def created(response) -> dict:
@@ -81,7 +84,9 @@ def test_a_request_without_the_token_is_refused_with_a_bearer_challenge():
 def test_patients_appointments_reports_and_claims_are_created_and_read_back(api):
     doctor = created(api.post("/api/doctors", {"name": "Dr Who", "email": f"{unique('who')}@clinic.test"}))
     patient = created(
-        api.post("/api/patients", {"name": "Amy", "email": f"{unique('amy')}@clinic.test", "date_of_birth": "1990-05-01"})
+        api.post(
+            "/api/patients", {"name": "Amy", "email": f"{unique('amy')}@clinic.test", "date_of_birth": "1990-05-01"}
+        )
     )
     when = (timezone.now() + timedelta(days=2)).isoformat()
     appointment = created(
@@ -118,19 +123,41 @@ def test_patients_appointments_reports_and_claims_are_created_and_read_back(api)
 @pytest.mark.parametrize(
     ("url", "body", "fragments"),
     [
-        ("/api/appointments", {"doctor": 10**12, "patient": 1, "scheduled_at": "2026-01-01T10:00:00Z"}, ["doctor", "does not exist"]),
-        ("/api/appointments", {"doctor": True, "patient": 1, "scheduled_at": "2026-01-01T10:00:00Z"}, ["doctor", "integer"]),
-        ("/api/appointments", {"doctor": 1, "patient": 1, "scheduled_at": "tomorrow"}, ["scheduled_at", "ISO 8601"]),
-        ("/api/claims", {"patient": 1, "amount": "NaN"}, ["amount"]),
-        ("/api/claims", {"patient": 1, "amount": "-5"}, ["amount"]),
+        (
+            "/api/appointments",
+            {"doctor": 10**12, "patient": "<patient>", "scheduled_at": "2026-01-01T10:00:00Z"},
+            ["doctor", "does not exist"],
+        ),
+        (
+            "/api/appointments",
+            {"doctor": True, "patient": "<patient>", "scheduled_at": "2026-01-01T10:00:00Z"},
+            ["doctor", "integer"],
+        ),
+        (
+            "/api/appointments",
+            {"doctor": "<doctor>", "patient": "<patient>", "scheduled_at": "tomorrow"},
+            ["scheduled_at", "ISO 8601"],
+        ),
+        ("/api/claims", {"patient": "<patient>", "amount": "NaN"}, ["amount"]),
+        ("/api/claims", {"patient": "<patient>", "amount": "-5"}, ["amount"]),
         ("/api/patients", {"name": "X", "date_of_birth": "1990-02-30"}, ["date_of_birth", "not a valid date"]),
         ("/api/patients", {"name": "X", "email": "nope"}, ["email", "not a valid address"]),
-        ("/api/medical-reports", {"patient": 1, "title": "T", "source_path": "/etc/shadow"}, ["unknown field 'source_path'"]),
+        (
+            "/api/medical-reports",
+            {"patient": "<patient>", "title": "T", "source_path": "/etc/shadow"},
+            ["unknown field 'source_path'"],
+        ),
         ("/api/appointments/reminders", {"appointment_ids": []}, ["appointment_ids must be a non-empty list"]),
         ("/api/appointments/reminders", {"appointment_ids": [10**9]}, ["appointment", "does not exist"]),
     ],
 )
 def test_a_bad_record_gets_a_400_naming_the_field_and_creates_nothing(api, url, body, fragments):
+    # Real ids where the body names "<doctor>" or "<patient>": only the field under test is wrong.
+    ids = {
+        "<doctor>": Doctor.objects.create(name="Ids", email=f"{unique('ids')}@clinic.test").pk,
+        "<patient>": Patient.objects.create(name="Ids").pk,
+    }
+    body = {key: ids.get(value, value) if isinstance(value, str) else value for key, value in body.items()}
     before = {model: model.objects.count() for model in (Appointment, Patient)}
     response = api.post(url, body)
     assert response.status_code == 400, response.content
@@ -176,13 +203,21 @@ def test_a_new_doctor_gets_exactly_one_welcome_email_however_it_was_made(api, ou
         user = get_user_model().objects.create_superuser(unique("admin"), f"{unique('a')}@clinic.test", "pw-for-tests")
         client = Client()
         client.force_login(user)
-        form = {"name": "By Admin", "email": email, "specialty": "", "created_at_0": "2026-01-01", "created_at_1": "10:00:00"}
+        form = {
+            "name": "By Admin",
+            "email": email,
+            "specialty": "",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "10:00:00",
+        }
         page = client.post("/admin/clinic/doctor/add/", form)
         assert page.status_code == 302, page.content[:500]
     else:
         Doctor.objects.create(name="By Shell", email=email)
     doctor = Doctor.objects.get(email=email)
-    until(lambda: Doctor.objects.get(pk=doctor.pk).welcome_email_sent_at is not None, timeout=30, message="welcome sent")
+    until(
+        lambda: Doctor.objects.get(pk=doctor.pk).welcome_email_sent_at is not None, timeout=30, message="welcome sent"
+    )
     assert len(outbox.to(email)) == 1
     # Saving the doctor again is an update: no second e-mail is queued.
     doctor = Doctor.objects.get(pk=doctor.pk)

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated, ParseError, ValidationError
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    MethodNotAllowed,
+    NotAuthenticated,
+    ParseError,
+    ValidationError,
+)
 from rest_framework.views import exception_handler
 
 

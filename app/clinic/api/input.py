@@ -189,5 +189,3 @@ def parse_date(value, field: str) -> str:
     if not MIN_DATE <= day <= MAX_DATE:
         raise BadRequest(f"{field} must be between {MIN_DATE} and {MAX_DATE}, got {value}")
     return day.isoformat()
-
-

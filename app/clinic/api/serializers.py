@@ -3,7 +3,7 @@ optional field would otherwise fall back to its default without a word."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -15,8 +15,8 @@ from .input import _show
 
 # scheduled_at: the reminder and expiry tasks add hours and days to it; the ends of
 # datetime's own range would overflow there.
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2999, 12, 31, tzinfo=timezone.utc)
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -160,7 +160,9 @@ class ReportRequestSerializer(StrictSerializer):
     def to_internal_value(self, data):
         # ChoiceField compares str(value): 1 would pass for "1"; a kind is a string.
         if isinstance(data, dict) and "kind" in data and not isinstance(data["kind"], str):
-            raise serializers.ValidationError({"kind": [f"kind must be one of ['daily', 'weekly'], got {_show(data['kind'])}"]})
+            raise serializers.ValidationError(
+                {"kind": [f"kind must be one of ['daily', 'weekly'], got {_show(data['kind'])}"]}
+            )
         return super().to_internal_value(data)
 
 
@@ -213,4 +215,3 @@ class TaskProgressSerializer(serializers.Serializer):
     current = serializers.IntegerField()
     total = serializers.IntegerField(allow_null=True)
     percent = serializers.FloatField()
-

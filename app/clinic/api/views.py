@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django_celery_deploy.tasks import health_check
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -47,8 +48,8 @@ def path_id(value: str, name: str) -> int:
     field.bind(name, None)
     try:
         return field.to_internal_value(value)
-    except Exception as exc:  # ValidationError: the same message, as a 400
-        raise BadRequest(exc.detail[0] if getattr(exc, "detail", None) else str(exc)) from None
+    except ValidationError as exc:  # a path segment: the same message, as a plain 400
+        raise BadRequest(exc.detail[0]) from None
 
 
 @csrf_exempt
