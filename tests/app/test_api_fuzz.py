@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from clinic.models import Doctor
+from clinic.models import Appointment, Claim, Doctor, MedicalReport, Patient
 from config.celery import app as celery_app
 from config.routing import QUEUE_NAMES
 
@@ -95,6 +95,8 @@ anything = json_values | deep_nesting
 
 dates = st.dates().map(lambda day: day.isoformat()) | texts
 claim_ids = st.integers(min_value=-5, max_value=2**64) | st.integers(min_value=1, max_value=10**30).map(str)
+# Ids of rows that exist (the first few of each table) as often as ids that do not.
+record_ids = st.integers(min_value=1, max_value=3) | claim_ids
 FIELDS = {
     "/api/doctors": {"name": texts, "email": st.emails() | texts, "specialty": texts},
     "/api/reports": {"kind": st.sampled_from(["daily", "weekly"]) | texts, "date": dates},
@@ -105,6 +107,21 @@ FIELDS = {
     "/api/tasks/long-running": {
         "total": st.integers(min_value=-2, max_value=2000) | numbers,
         "step_seconds": st.floats(min_value=-1, max_value=11) | numbers,
+    },
+    "/api/patients": {"name": texts, "email": st.emails() | texts, "phone": texts, "date_of_birth": dates},
+    "/api/appointments": {
+        "doctor": record_ids,
+        "patient": record_ids,
+        "scheduled_at": st.datetimes().map(lambda moment: moment.isoformat()) | texts,
+        "reason": texts,
+    },
+    "/api/appointments/reminders": {"appointment_ids": st.lists(record_ids, max_size=5)},
+    "/api/medical-reports": {"patient": record_ids, "doctor": record_ids, "title": texts, "content": texts},
+    "/api/claims": {
+        "patient": record_ids,
+        "appointment": record_ids,
+        "amount": st.decimals(allow_nan=True).map(str) | numbers | texts,
+        "description": texts,
     },
 }
 
@@ -152,10 +169,12 @@ def assert_2xx_or_4xx_with_a_message(response) -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def leave_no_trace():
-    last_doctor = Doctor.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    models = (Doctor, Patient, Appointment, MedicalReport, Claim)
+    last = {model: model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0 for model in models}
     yield
     celery_app.control.purge()  # accepted bodies queued real tasks; no worker here runs them
-    Doctor.objects.filter(pk__gt=last_doctor).delete()
+    for model in reversed(models):
+        model.objects.filter(pk__gt=last[model]).delete()
 
 
 @pytest.mark.parametrize("url", list(FIELDS))
@@ -167,6 +186,9 @@ def test_any_json_posted_to_an_endpoint_gets_a_2xx_or_a_4xx_with_a_message(api, 
 
 
 PATH_ENDPOINTS = [
+    ("GET", "/api/doctors/{}"),
+    ("GET", "/api/appointments/{}"),
+    ("GET", "/api/claims/{}"),
     ("POST", "/api/medical-reports/{}/process"),
     ("POST", "/api/queues/{}/ping"),
     ("GET", "/api/tasks/{}"),

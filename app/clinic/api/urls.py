@@ -27,5 +27,6 @@ urlpatterns = [
     path("tasks/<str:task_id>", views.TaskStatus.as_view(), name="task-status"),
     path("tasks/<str:task_id>/progress", views.TaskProgress.as_view(), name="task-progress"),
     path("queues/<str:queue>/ping", views.PingQueue.as_view(), name="ping-queue"),
-    re_path(r"^(?P<rest>.*)$", views.not_found),  # last: every other /api/ path
+    # [\s\S]: "." stops at a newline, and /api/doctors/%0A would get Django's HTML 404.
+    re_path(r"^(?P<rest>[\s\S]*)$", views.not_found),  # last: every other /api/ path
 ]
