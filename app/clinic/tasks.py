@@ -476,6 +476,13 @@ def process_bulk_claims(claim_ids: list[int]) -> dict:
             claim.processed_at = timezone.now()
             claim.save(update_fields=["status", "decision_reason", "processed_at"])
             outcome["approved" if claim.status == Claim.Status.APPROVED else "rejected"] += 1
+    logger.info(
+        "bulk claims: %d approved, %d rejected, %d already decided, %d missing",
+        outcome["approved"],
+        outcome["rejected"],
+        outcome["skipped"],
+        len(outcome["missing"]),
+    )
     return outcome
 
 

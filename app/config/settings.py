@@ -318,10 +318,25 @@ try:
 except EnvError as exc:
     raise ImproperlyConfigured(str(exc)) from exc
 
+# One logging configuration for web, workers and beat: Celery applies this one too
+# (config/celery.py's setup_logging), keeping only its -l level. LOG_FORMAT=json writes one
+# JSON object per line (python-json-logger) for a log shipper; a line logged in a task
+# carries the task's name and id either way (config/logging.py's TaskFilter).
+_LOG_FORMAT = get_str("LOG_FORMAT", "plain")
+if _LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={_LOG_FORMAT!r}: use plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "[%(asctime)s: %(levelname)s/%(processName)s]%(task)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(processName)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "processName": "process"},
+        },
+    },
+    "filters": {"task": {"()": "config.logging.TaskFilter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": _LOG_FORMAT, "filters": ["task"]}},
     "root": {"handlers": ["stderr"], "level": get_str("LOG_LEVEL", "INFO")},
 }
