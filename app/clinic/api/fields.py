@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .input import MAX_DATE, MIN_DATE, BadRequest, check_text, parse_date, require_int, require_text
+from .input import MAX_DATE, MIN_DATE, BadRequest, _show, check_text, parse_date, require_int, require_text
 
 
 class _Named:
@@ -65,8 +65,34 @@ class DayField(_Named, serializers.DateField):
         kwargs.setdefault("help_text", f"YYYY-MM-DD, from {MIN_DATE} to {MAX_DATE}")
         super().__init__(**kwargs)
 
+    def bind(self, field_name, parent):
+        super().bind(field_name, parent)
+        self.error_messages["required"] = f"{field_name} must be a date as YYYY-MM-DD"
+
     def to_internal_value(self, data):
         return _checked(parse_date, data, self.field_name)
+
+
+class NumberField(_Named, serializers.FloatField):
+    """A JSON number (never a bool or a numeric string) within [min_value, max_value]."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)) or not self.min_value <= data <= self.max_value:
+            raise serializers.ValidationError(
+                f"{self.field_name} must be a number between {self.min_value} and {self.max_value}"
+            )
+        return float(data)
+
+
+class TextChoiceField(_Named, serializers.ChoiceField):
+    """One of the choices, as a string: ChoiceField compares str(value), so 1 would pass for "1"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or data not in self.choices:
+            raise serializers.ValidationError(
+                f"{self.field_name} must be one of {list(self.choices)}, got {_show(data)}"
+            )
+        return data
 
 
 class IdListField(_Named, serializers.ListField):

@@ -10,7 +10,7 @@ from django.core.validators import validate_email
 from rest_framework import serializers
 
 from ..models import Appointment, Claim, Doctor, MedicalReport, Patient
-from .fields import DayField, IdField, IdListField, ObjectField, TextField
+from .fields import DayField, IdField, IdListField, NumberField, ObjectField, TextChoiceField, TextField
 from .input import _show
 
 # scheduled_at: the reminder and expiry tasks add hours and days to it; the ends of
@@ -150,44 +150,17 @@ class BulkClaimsSerializer(StrictSerializer):
 
 
 class ReportRequestSerializer(StrictSerializer):
-    kind = serializers.ChoiceField(
-        choices=["daily", "weekly"],
-        default="daily",
-        error_messages={"invalid_choice": "kind must be one of ['daily', 'weekly'], got {input}"},
-    )
+    kind = TextChoiceField(choices=["daily", "weekly"], default="daily")
     date = DayField(required=False, allow_null=True)
-
-    def to_internal_value(self, data):
-        # ChoiceField compares str(value): 1 would pass for "1"; a kind is a string.
-        if isinstance(data, dict) and "kind" in data and not isinstance(data["kind"], str):
-            raise serializers.ValidationError(
-                {"kind": [f"kind must be one of ['daily', 'weekly'], got {_show(data['kind'])}"]}
-            )
-        return super().to_internal_value(data)
 
 
 class StatisticsRequestSerializer(StrictSerializer):
     date = DayField()
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["date"].error_messages["required"] = "date must be a date as YYYY-MM-DD"
-
 
 class LongRunningSerializer(StrictSerializer):
     total = IdField(default=10, max_value=1000)
-    step_seconds = serializers.FloatField(
-        default=1.0,
-        min_value=0,
-        max_value=10,
-        error_messages={key: "step_seconds must be a number between 0 and 10" for key in ("min_value", "max_value")},
-    )
-
-    def to_internal_value(self, data):
-        step = data.get("step_seconds", 1.0) if isinstance(data, dict) else None
-        if isinstance(data, dict) and (isinstance(step, bool) or not isinstance(step, (int, float))):
-            raise serializers.ValidationError({"step_seconds": ["step_seconds must be a number between 0 and 10"]})
-        return super().to_internal_value(data)
+    step_seconds = NumberField(default=1.0, min_value=0, max_value=10)
 
 
 class AcceptedSerializer(serializers.Serializer):
