@@ -1,0 +1,77 @@
+"""Medical reports: read the lab values, flag what is out of range (clinic.domain), tell the doctor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db.models import F
+from django.utils import timezone
+
+from ..domain import ReportInvalid, ReportSourceNotReady, parse_lab_values, summarize_lab_values
+from ..models import MedicalReport
+
+
+@shared_task(
+    name="clinic.tasks.process_medical_report",
+    bind=True,
+    autoretry_for=(ReportSourceNotReady,),
+    retry_backoff=settings.REPORT_RETRY_BACKOFF,
+    retry_backoff_max=settings.REPORT_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=5,
+)
+def process_medical_report(self, report_id: int) -> dict:
+    MedicalReport.objects.filter(pk=report_id).update(
+        status=MedicalReport.Status.PROCESSING, attempts=F("attempts") + 1
+    )
+    report = MedicalReport.objects.get(pk=report_id)
+    try:
+        values = _read_report_values(report)
+    except ReportSourceNotReady as exc:
+        if self.request.retries >= self.max_retries:
+            _fail_report(report_id, f"{exc} (gave up after {report.attempts} attempts)")
+        else:
+            MedicalReport.objects.filter(pk=report_id).update(error=str(exc))
+        raise
+    except ReportInvalid as exc:
+        _fail_report(report_id, str(exc))
+        raise
+
+    summary = summarize_lab_values(values)
+    MedicalReport.objects.filter(pk=report_id).update(
+        status=MedicalReport.Status.COMPLETED, summary=summary, error="", completed_at=timezone.now()
+    )
+    return {"report_id": report_id, "status": "completed", "abnormal": sorted(summary["abnormal"])}
+
+
+def _fail_report(report_id: int, message: str) -> None:
+    MedicalReport.objects.filter(pk=report_id).update(status=MedicalReport.Status.FAILED, error=message)
+
+
+def _read_report_values(report: MedicalReport) -> dict:
+    text = report.content
+    if not text and report.source_path:
+        path = Path(report.source_path)
+        if not path.exists():
+            raise ReportSourceNotReady(f"lab file {path} has not arrived yet")
+        text = path.read_text(encoding="utf-8")
+    return parse_lab_values(text)
+
+
+@shared_task(name="clinic.tasks.notify_report_processed")
+def notify_report_processed(result: dict) -> dict:
+    """Chain callback: tell the doctor that a report is ready."""
+    report = MedicalReport.objects.select_related("doctor", "patient").get(pk=result["report_id"])
+    if not report.doctor or not report.doctor.email:
+        return {"report_id": report.pk, "notified": False}
+    flagged = ", ".join(result.get("abnormal") or []) or "none"
+    send_mail(
+        subject=f"Report ready: {report.title}",
+        message=f"The report for {report.patient.name} is processed. Abnormal values: {flagged}.\n",
+        from_email=None,
+        recipient_list=[report.doctor.email],
+    )
+    return {"report_id": report.pk, "notified": True}
