@@ -141,6 +141,20 @@ def test_an_unknown_or_missing_database_url_is_refused_by_name():
         brokers.parse_database_url("")
 
 
+def test_database_urls_parse_with_the_bundles_rules_on_top_of_dj_database_url():
+    socket = brokers.parse_database_url("postgres://shop:p%40ss@/shop?host=/run/postgresql&sslmode=disable")
+    assert (socket["HOST"], socket["PASSWORD"]) == ("/run/postgresql", "p@ss")
+    assert socket["OPTIONS"] == {"sslmode": "disable"}
+    assert (POSTGRES["PORT"], POSTGRES["CONN_MAX_AGE"], POSTGRES["CONN_HEALTH_CHECKS"]) == ("5432", 60, True)
+    assert set(SQLITE) == {"ENGINE", "NAME", "OPTIONS"} and SQLITE["NAME"] == "/srv/app/db.sqlite3"
+    assert SQLITE["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in SQLITE["OPTIONS"]["init_command"]
+    with pytest.raises(env.EnvError, match="SQLite needs an absolute path"):
+        brokers.parse_database_url("sqlite:///relative.sqlite3")
+    with pytest.raises(env.EnvError, match="needs a database name"):
+        brokers.parse_database_url("postgresql://shop@db.internal/")
+
+
 def test_a_project_whose_celery_app_is_not_loaded_with_django_is_refused_by_the_checks():
     done = subprocess.run(
         [sys.executable, "-m", "django", "check", "--settings", "bareproject.settings"],

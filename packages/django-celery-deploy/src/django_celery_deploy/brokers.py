@@ -8,7 +8,9 @@ reading the same env file makes them agree by construction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
+
+import dj_database_url
 
 from .env import EnvError
 
@@ -20,57 +22,48 @@ SQLALCHEMY = "sqlalchemy"
 OTHER = "other"
 
 
-def parse_database_url(url: str) -> dict:
-    """Turn ``DATABASE_URL`` into a Django ``DATABASES['default']`` dict.
+# SQLite shared by a web process and workers: WAL lets the web read while a worker writes;
+# IMMEDIATE takes the write lock at BEGIN, so writers queue on the busy timeout instead of
+# failing with "database is locked" mid-transaction.
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+}
 
-    Supported: ``postgresql://user:pass@host:port/name?sslmode=...`` (also
-    ``postgres://``; an empty host with ``?host=/run/postgresql`` means a unix
-    socket) and ``sqlite:////absolute/path.sqlite3``.
+
+def parse_database_url(url: str) -> dict:
+    """Turn ``DATABASE_URL`` into a Django ``DATABASES['default']`` dict (dj-database-url),
+    with this bundle's rules on top.
+
+    Supported: ``postgresql://user:pass@host:port/name?sslmode=...`` (also ``postgres://``;
+    an empty host with ``?host=/run/postgresql`` means a unix socket, as the django role
+    writes it) and ``sqlite:////absolute/path.sqlite3`` (a relative path would move with the
+    working directory: refused), which gets SQLITE_OPTIONS.
     """
     if not url:
         raise EnvError(
             "DATABASE_URL is not set: give postgresql://user:password@host:port/name or sqlite:////absolute/path"
         )
-    parts = urlsplit(url)
-    scheme = parts.scheme
+    scheme = urlsplit(url).scheme
     if scheme == "sqlite":
-        # sqlite:////abs/path -> netloc '' and path '//abs/path'
-        # sqlite:////abs/path has path "//abs/path"; sqlite:///rel has "/rel" (relative).
-        path = unquote(parts.path)
-        if not path.startswith("//"):
+        # sqlite:////abs/path has the path "//abs/path"; sqlite:///rel has "/rel" (relative).
+        if not unquote(urlsplit(url).path).startswith("//"):
             raise EnvError(
                 f"DATABASE_URL={url!r}: SQLite needs an absolute path, e.g. sqlite:////var/lib/app/db.sqlite3"
             )
-        path = path[1:]
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": path,
-            "OPTIONS": {
-                # WAL lets the web process read while a worker writes; IMMEDIATE
-                # takes the write lock at BEGIN so writers queue on the busy
-                # timeout instead of failing with "database is locked" mid-transaction.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-            },
-        }
+        database = dj_database_url.parse(url)
+        return {"ENGINE": database["ENGINE"], "NAME": database["NAME"], "OPTIONS": dict(SQLITE_OPTIONS)}
     if scheme in {"postgres", "postgresql"}:
-        name = unquote(parts.path.lstrip("/"))
-        if not name:
+        database = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        if not database["NAME"]:
             raise EnvError(f"DATABASE_URL: a PostgreSQL URL needs a database name ({scheme}://user:pass@host/name)")
-        options = dict(parse_qsl(parts.query))
-        host = options.pop("host", None) or (unquote(parts.hostname) if parts.hostname else "")
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": name,
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-            "HOST": host,
-            "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": options,
-        }
+        options = database.setdefault("OPTIONS", {})
+        # ?host=/run/postgresql: a unix socket, which libpq takes as the host.
+        database["HOST"] = options.pop("host", None) or database["HOST"]
+        database["PORT"] = str(database["PORT"] or "")
+        database.pop("DISABLE_SERVER_SIDE_CURSORS", None)
+        return database
     raise EnvError(
         f"DATABASE_URL={redact(url)!r}: scheme {scheme!r} is not supported (use postgresql:// or sqlite:////path)"
     )
