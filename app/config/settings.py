@@ -22,6 +22,7 @@ except (OSError, ValueError) as exc:  # EnvFileError is a ValueError
     raise ImproperlyConfigured(str(exc)) from exc
 
 try:
+    # --- Django: where it runs, what it serves, its database ---------------------------
     BASE_DIR = Path(__file__).resolve().parent.parent
     DATA_DIR = Path(get_str("APP_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 
@@ -85,33 +86,6 @@ try:
         "default": brokers.parse_database_url(get_str("DATABASE_URL", "sqlite:///" + str(DATA_DIR / "db.sqlite3")))
     }
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-    # --- Broker: chosen once, from the env file every process reads ------------------
-    # REDIS_URL set: Redis is the broker, result backend and cache; a sentinel:// list
-    # (REDIS_SENTINEL_MASTER, REDIS_SENTINEL_PASSWORD) follows the master through a
-    # failover. Unset: the database broker on DATABASE_URL. CELERY_BROKER_URL wins.
-    REDIS_URL = get_str("REDIS_URL")
-    _sentinel = {
-        "sentinel_master": get_str("REDIS_SENTINEL_MASTER"),
-        "sentinel_password": get_str("REDIS_SENTINEL_PASSWORD"),
-    }
-    BROKER = brokers.choose_broker(get_str("CELERY_BROKER_URL"), REDIS_URL, DATABASES["default"], **_sentinel)
-    if REDIS_URL:
-        # The cache lives on REDIS_URL's Redis even when CELERY_BROKER_URL names another broker.
-        _redis = (
-            brokers.choose_broker(None, REDIS_URL, DATABASES["default"], **_sentinel) if BROKER.explicit else BROKER
-        )
-        CACHES = {"default": brokers.cache_settings(_redis, key_prefix="clinic", location=get_str("REDIS_CACHE_URL"))}
-    else:
-        # Shared by every process (unlike locmem), so cache_warmup in a worker
-        # is seen by the web process. The table is created by a migration.
-        CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                "LOCATION": "clinic_cache",
-                "KEY_PREFIX": "clinic",
-            }
-        }
 
     LANGUAGE_CODE = "en-us"
     TIME_ZONE = get_str("APP_TIME_ZONE", "UTC")
@@ -210,7 +184,7 @@ try:
     HEALTHZ_PROBE_TIMEOUT = get_float("HEALTHZ_PROBE_TIMEOUT", 5.0, minimum=0.1)
     HEALTHZ_TOKEN = API_TOKEN
 
-    # --- Celery -------------------------------------------------------------------
+    # --- Celery, whatever the broker -------------------------------------------------
     CELERY_RESULT_EXTENDED = True  # keeps task name and worker in django-db results (admin, /api/tasks)
     CELERY_RESULT_EXPIRES = get_int("CELERY_RESULT_EXPIRES", 7 * 24 * 3600, minimum=60)
 
@@ -252,6 +226,33 @@ try:
     CELERY_WORKER_SEND_TASK_EVENTS = get_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
     CELERY_TASK_SEND_SENT_EVENT = get_bool("CELERY_TASK_SEND_SENT_EVENT", False)
 
+    # --- Broker, result backend and cache: chosen once, from the env file every process reads ---
+    # REDIS_URL set: Redis is the broker, result backend and cache; a sentinel:// list
+    # (REDIS_SENTINEL_MASTER, REDIS_SENTINEL_PASSWORD) follows the master through a
+    # failover. Unset: the database broker on DATABASE_URL. CELERY_BROKER_URL wins.
+    REDIS_URL = get_str("REDIS_URL")
+    _sentinel = {
+        "sentinel_master": get_str("REDIS_SENTINEL_MASTER"),
+        "sentinel_password": get_str("REDIS_SENTINEL_PASSWORD"),
+    }
+    BROKER = brokers.choose_broker(get_str("CELERY_BROKER_URL"), REDIS_URL, DATABASES["default"], **_sentinel)
+    if REDIS_URL:
+        # The cache lives on REDIS_URL's Redis even when CELERY_BROKER_URL names another broker.
+        _redis = (
+            brokers.choose_broker(None, REDIS_URL, DATABASES["default"], **_sentinel) if BROKER.explicit else BROKER
+        )
+        CACHES = {"default": brokers.cache_settings(_redis, key_prefix="clinic", location=get_str("REDIS_CACHE_URL"))}
+    else:
+        # Shared by every process (unlike locmem), so cache_warmup in a worker
+        # is seen by the web process. The table is created by a migration.
+        CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                "LOCATION": "clinic_cache",
+                "KEY_PREFIX": "clinic",
+            }
+        }
+
     # The visibility timeout must outlast the longest task and the longest
     # countdown, or a task is delivered a second time while still running/waiting.
     # It is also how long the task of a worker that died (SIGKILL, OOM, a lost host)
@@ -280,6 +281,7 @@ try:
         )
     )
 
+    # --- Beat -----------------------------------------------------------------------------
     # DatabaseScheduler behind a lock: a second beat stands by instead of doubling every task.
     CELERY_BEAT_SCHEDULER = "django_celery_deploy.beat:SingleBeatScheduler"
     # The default schedule; the DatabaseScheduler (and manage.py sync_schedule)
@@ -318,6 +320,7 @@ try:
 except EnvError as exc:
     raise ImproperlyConfigured(str(exc)) from exc
 
+# --- Logging ---------------------------------------------------------------------------
 # One logging configuration for web, workers and beat: Celery applies this one too
 # (config/celery.py's setup_logging), keeping only its -l level. LOG_FORMAT=json writes one
 # JSON object per line (python-json-logger) for a log shipper; a line logged in a task
