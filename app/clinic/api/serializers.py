@@ -53,7 +53,7 @@ def _email(value: str, field: str = "email") -> str:
 
 class DoctorSerializer(StrictModelSerializer):
     name = TextField(max_length=200)
-    email = TextField(max_length=254, validators=[_email])
+    email = TextField(max_length=254)
     specialty = TextField(max_length=100, required=False, allow_blank=True)
     welcome_email_task_id = serializers.CharField(read_only=True, required=False)
 
