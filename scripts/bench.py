@@ -74,6 +74,7 @@ def measure_one(broker: str, out: Path) -> None:
 
 
 def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -> None:
+    from scripts.role_settings import worker_argv
     from tests.support.procs import CeleryProcess, start_worker, stop_all
     from tests.support.servers import PostgresServer, RedisServer
 
@@ -167,8 +168,8 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -
         started.append(process)
         return process
 
-    # Same worker flags for both sides; INFO logging as the Supervisor programs run it.
-    worker_args = ["-c", "2", "-l", "info"]
+    # Same worker command line for both sides (the one definition, role_settings.worker_argv),
+    # INFO logging as the Supervisor programs run it.
 
     def app_worker():
         return track(start_worker(["default"], logs, concurrency=2, name=f"bench-{secrets.token_hex(3)}"))
@@ -187,11 +188,17 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -
     def bare_worker():
         return track(
             CeleryProcess(
-                ["worker", "-Q", "bare", *worker_args],
+                [],
                 logs / f"bare-{secrets.token_hex(3)}.log",
                 env=env,
                 name="bare worker",
-                app="bench_bare",
+                argv=worker_argv(
+                    [sys.executable, "-m", "celery"],
+                    "bench_bare",
+                    {"name": "bare", "concurrency": 2},
+                    hostname=f"bare-{secrets.token_hex(3)}@%h",
+                    loglevel="info",
+                ),
             )
         )
 

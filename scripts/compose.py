@@ -16,7 +16,13 @@ import sys
 from pathlib import Path
 
 import jinja2
-from role_settings import project_programs, queue_settings, redis_celery_permissions, redis_default_user_rules
+from role_settings import (
+    SUPERVISOR_TEMPLATES,
+    project_programs,
+    queue_settings,
+    redis_celery_permissions,
+    redis_default_user_rules,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "docker" / "compose.yml.j2"
@@ -25,7 +31,7 @@ VARIANTS = {"redis": "compose.yml", "database": "compose.db-broker.yml"}
 
 def render() -> dict[Path, str]:
     env = jinja2.Environment(  # noqa: S701 - renders YAML, not HTML
-        loader=jinja2.FileSystemLoader(TEMPLATE.parent),
+        loader=jinja2.FileSystemLoader([TEMPLATE.parent, SUPERVISOR_TEMPLATES]),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

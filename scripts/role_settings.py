@@ -1,8 +1,10 @@
-"""The roles' settings that the paths outside Ansible (compose, make run) render too.
+"""The roles' settings that the paths outside Ansible (compose, make run, start_celery, the
+tests) render too.
 
 One source each: the per-queue worker settings are the celery role's, merged key by
-key as the role merges them (vars/main.yml's celery_queue_settings), and the Redis
-ACL rules are the redis role's.
+key as the role merges them (vars/main.yml's celery_queue_settings), a worker's command
+line is the supervisor role's celery_worker_argv.j2, and the Redis ACL rules are the
+redis role's.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jinja2
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLES = ROOT / "ansible" / "roles"
+SUPERVISOR_TEMPLATES = ROLES / "supervisor" / "templates"
 
 
 def _yaml(path: Path) -> dict:
@@ -54,3 +58,11 @@ def redis_celery_permissions() -> str:
 
 def redis_default_user_rules() -> str:
     return _yaml(ROLES / "redis" / "vars" / "main.yml")["redis_default_user_rules"]
+
+
+def worker_argv(celery: list[str], app: str, queue: dict, hostname: str | None = None, loglevel: str = "INFO") -> list:
+    """A worker's command line from its one definition, the supervisor role's celery_worker_argv.j2
+    (which the deploy, compose and make run render too)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(SUPERVISOR_TEMPLATES), undefined=jinja2.StrictUndefined)  # noqa: S701 - JSON, not HTML
+    macro = env.get_template("celery_worker_argv.j2").module.worker_argv
+    return json.loads(str(macro(celery, app, queue, hostname, loglevel)))

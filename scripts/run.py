@@ -12,8 +12,10 @@ and stops everything cleanly on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -144,6 +146,8 @@ def main() -> int:
         trim_blocks=True,
         keep_trailing_newline=True,
     )  # as Ansible's template module
+    # The Ansible filters the program templates use.
+    jinja.filters.update(from_json=json.loads, quote=shlex.quote)
     programs = project_programs()
     common = dict(
         program_prefix="clinic",

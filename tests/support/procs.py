@@ -10,6 +10,8 @@ import time
 import uuid
 from pathlib import Path
 
+from scripts.role_settings import worker_argv
+
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 
 
@@ -22,10 +24,12 @@ class CeleryProcess:
         name: str = "celery",
         app: str = "config",
         inherit_env: bool = True,
+        argv: list[str] | None = None,
     ):
         self.name = name
         self.log = log
-        self.args = [sys.executable, "-m", "celery", "-A", app, *args]
+        # argv: a whole command line (a worker's, from its one definition); else celery -A app + args.
+        self.args = argv or [sys.executable, "-m", "celery", "-A", app, *args]
         self._logfile = open(log, "ab")
         # Own session: the test can SIGKILL the whole worker (main + pool) like the OOM killer would.
         self.proc = subprocess.Popen(
@@ -86,12 +90,16 @@ def start_worker(
     queues: list[str], log_dir: Path, concurrency: int = 2, env: dict | None = None, name: str | None = None
 ) -> CeleryProcess:
     name = name or f"{'-'.join(queues)}-{uuid.uuid4().hex[:6]}"
-    worker = CeleryProcess(
-        ["worker", "-Q", ",".join(queues), "--hostname", f"{name}@%h", "-c", str(concurrency), "-l", "info"],
-        log_dir / f"worker-{name}.log",
-        env=env,
-        name=f"worker {name}",
+    # The deploy's command line (scripts/role_settings.worker_argv), with the app's settings'
+    # time limits (the suite's are short) and the test's own concurrency and node name.
+    argv = worker_argv(
+        [sys.executable, "-m", "celery"],
+        "config",
+        {"name": ",".join(queues), "concurrency": concurrency},
+        hostname=f"{name}@%h",
+        loglevel="info",
     )
+    worker = CeleryProcess([], log_dir / f"worker-{name}.log", env=env, name=f"worker {name}", argv=argv)
     worker.hostname_prefix = name
     return worker
 

@@ -4,14 +4,30 @@ Production runs them under Supervisor (one worker per queue, one beat); this
 command is for a developer's terminal.
 """
 
+import importlib.util
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from config.routing import QUEUE_NAMES
+
+# The repository's scripts/role_settings.py renders a worker's command line from its one
+# definition (the supervisor role's celery_worker_argv.j2), as the deploy, compose, make run
+# and the tests do. A development command: it runs from a checkout.
+ROLE_SETTINGS = Path(__file__).resolve().parents[4] / "scripts" / "role_settings.py"
+
+
+def worker_argv(*args, **kwargs) -> list[str]:
+    if not ROLE_SETTINGS.exists():
+        raise CommandError(f"start_celery runs from the repository: {ROLE_SETTINGS} is missing")
+    spec = importlib.util.spec_from_file_location("role_settings", ROLE_SETTINGS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.worker_argv(*args, **kwargs)
 
 
 class Command(BaseCommand):
@@ -38,8 +54,9 @@ class Command(BaseCommand):
         celery = [sys.executable, "-m", "celery", "-A", "config"]
         commands = []
         if not options["beat_only"]:
-            worker = ["worker", "-Q", ",".join(queues), "-c", str(options["concurrency"]), "-l", options["loglevel"]]
-            commands.append([*celery, *worker, "--hostname", "dev@%h"])
+            # One worker for every queue asked for; the app's settings give its time limits.
+            queue = {"name": ",".join(queues), "concurrency": options["concurrency"]}
+            commands.append(worker_argv(celery[:3], "config", queue, hostname="dev@%h", loglevel=options["loglevel"]))
         if not options["worker_only"]:
             # No pidfile: a stale one is the classic reason beat refuses to start.
             commands.append([*celery, "beat", "-l", options["loglevel"], "--pidfile="])
