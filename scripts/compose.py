@@ -12,6 +12,7 @@ Ansible deploy cannot drift apart.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def render() -> dict[Path, str]:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.filters["from_json"] = json.loads
     template = env.get_template(TEMPLATE.name)
     queues, grace = queue_settings()
     return {
