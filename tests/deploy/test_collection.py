@@ -142,6 +142,6 @@ def test_a_playbook_elsewhere_runs_the_installed_collection_by_fqcn_only(tmp_pat
 
 
 def test_the_installed_collections_preflight_refuses_with_the_roles_rules(tmp_path):
-    done = play_installed(tmp_path, inventory(celery_queue_overrides={"emails": {"concurrency": 2}}))
+    done = play_installed(tmp_path, inventory(celery_queue_overrides={"sms": {"concurrency": 2}}))
     assert done.returncode == 2, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "celery_queue_overrides names ['emails']" in done.stdout
+    assert "celery_queue_overrides names ['sms']" in done.stdout

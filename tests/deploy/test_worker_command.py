@@ -63,3 +63,21 @@ def test_only_the_definition_spells_a_workers_flags():
     # The compose files are generated from the definition (scripts/compose.py --check).
     generated = {"docker/compose.yml", "docker/compose.db-broker.yml"}
     assert set(spelled) - generated == {"ansible/roles/supervisor/templates/celery_worker_argv.j2"}
+
+
+def test_each_queue_runs_the_pool_its_workload_needs():
+    pools = {queue["name"]: queue["pool"] for queue in QUEUES}
+    # E-mail waits on SMTP: threads; the CPU-bound reports keep processes.
+    assert pools["emails"] == "threads" and pools["reports"] == "prefork", pools
+    emails = worker_argv(["celery"], APP, next(q for q in QUEUES if q["name"] == "emails"))
+    assert emails[emails.index("--pool") + 1] == "threads"
+    assert emails[emails.index("--concurrency") + 1] == "32"
+
+
+def test_flags_a_pool_ignores_are_not_written():
+    # Celery's threads and solo pools accept the time limits and child recycling, and enforce none.
+    for pool in ("threads", "solo"):
+        argv = worker_argv(["celery"], APP, {"name": "q", "concurrency": 4, "pool": pool, "time_limit": 60})
+        assert not [flag for flag in argv if flag.startswith(("--time", "--soft", "--max"))], argv
+    argv = worker_argv(["celery"], APP, {"name": "q", "concurrency": 4, "soft_time_limit": 50, "time_limit": 60})
+    assert argv[argv.index("--soft-time-limit") :][:4] == ["--soft-time-limit", "50", "--time-limit", "60"]

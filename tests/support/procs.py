@@ -10,7 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
-from scripts.role_settings import worker_argv
+from scripts.role_settings import queue_settings, worker_argv
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 
@@ -90,12 +90,14 @@ def start_worker(
     queues: list[str], log_dir: Path, concurrency: int = 2, env: dict | None = None, name: str | None = None
 ) -> CeleryProcess:
     name = name or f"{'-'.join(queues)}-{uuid.uuid4().hex[:6]}"
-    # The deploy's command line (scripts/role_settings.worker_argv), with the app's settings'
-    # time limits (the suite's are short) and the test's own concurrency and node name.
+    # The deploy's command line (scripts/role_settings.worker_argv) and the queues' configured
+    # pool (the e-mail queue's threads are tested as they run), with the app's settings' time
+    # limits (the suite's are short) and the test's own concurrency and node name.
+    pools = {queue["pool"] for queue in queue_settings()[0] if queue["name"] in queues}
     argv = worker_argv(
         [sys.executable, "-m", "celery"],
         "config",
-        {"name": ",".join(queues), "concurrency": concurrency},
+        {"name": ",".join(queues), "concurrency": concurrency, "pool": pools.pop() if len(pools) == 1 else "prefork"},
         hostname=f"{name}@%h",
         loglevel="info",
     )
