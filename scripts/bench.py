@@ -8,7 +8,10 @@ in a fresh server started here:
   (prefork, concurrency 2) starts; the rate is measured from the broker's own
   queue length, from the first task taken to the queue being empty;
 * publish rate: how fast one producer queued those N tasks;
-* latency: enqueue-to-start of tasks sent one at a time to an idle worker (p50, p95).
+* latency: enqueue-to-start of tasks sent one at a time to an idle worker (p50, p95);
+* I/O-bound (Redis): the app's e-mail task sends to an SMTP sink on loopback that accepts
+  each message after 50 ms; the e-mail queue's configured worker (threads) against a prefork
+  worker with concurrency 2, counted by the messages the sink accepted, first to last.
 
 Measured for the app (its real settings: acks_late, prefetch 1, results, time
 limits...) with a no-op task and a one-INSERT task, and for a bare Celery app
@@ -41,10 +44,14 @@ BROKERS = ("redis", "sqlite", "postgres")
 TASKS = {"redis": int(os.environ.get("BENCH_N", 1500)), "sqlite": 500, "postgres": 1000}
 ROUNDS = 3
 LATENCY_SAMPLES = 150
+# The I/O-bound case: messages per round, and how long the sink takes to accept each one.
+IO_TASKS = 600
+SMTP_DELAY = 0.05
 TARGETS = {
     "app_redis_drain_vs_bare": 0.9,
     "app_postgres_drain_vs_app_redis": 0.25,
     "app_redis_p50_latency_ms_max": 10.0,
+    "emails_configured_vs_prefork_c2": 10.0,
 }
 
 
@@ -58,13 +65,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure_one(broker: str, out: Path) -> None:
+    from smtp_sink import SlowSmtpSink
+
     from tests.support.procs import stop_all
 
     base = Path(tempfile.mkdtemp(prefix=f"bench-{broker}-"))
     started: list = []
     servers: list = []
     try:
-        _measure(broker, out, base, started, servers)
+        with SlowSmtpSink(SMTP_DELAY) as sink:
+            _measure(broker, out, base, started, servers, sink)
     finally:
         # Whatever happened, stop what this run started (by its own handles, nothing else).
         stop_all([p for p in started if p.proc.poll() is None])
@@ -73,7 +83,7 @@ def measure_one(broker: str, out: Path) -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -> None:
+def _measure(broker: str, out: Path, base: Path, started: list, servers: list, sink) -> None:
     from scripts.role_settings import worker_argv
     from tests.support.procs import CeleryProcess, start_worker, stop_all
     from tests.support.servers import PostgresServer, RedisServer
@@ -83,7 +93,12 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "APP_DATA_DIR": str(base / "data"),
         "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "EMAIL_BACKEND": "file",
+        "EMAIL_BACKEND": "smtp",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(sink.port),
+        # The app's per-worker e-mail rate limit (20/s by default, a courtesy to a real SMTP
+        # provider) would measure the limit, not the pool.
+        "EMAIL_RATE_LIMIT": "100000/s",
         "LOG_LEVEL": "WARNING",
     }
     (base / "data").mkdir()
@@ -235,6 +250,9 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -
             samples[key]["latency_ms"].extend(latency(round_trip, per_round))
             stop_all([worker])
 
+    if broker == "redis":
+        results["io_emails"] = io_bound(sink, logs, track, stop_all, start_worker, tasks)
+
     for key, figures in samples.items():
         entry = {
             "drain_per_s": round(statistics.median(figures["drain_per_s"]), 1),
@@ -246,6 +264,44 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list) -
             entry["p95_ms"] = round(percentile(figures["latency_ms"], 0.95), 2)
         results[key] = entry
     out.write_text(json.dumps(results, indent=2))
+
+
+def io_bound(sink, logs: Path, track, stop_all, start_worker, tasks) -> dict:
+    """The e-mail queue's configured pool against prefork with concurrency 2, interleaved rounds,
+    each rate counted by the sink: (messages - 1) / (last accepted - first accepted)."""
+    from scripts.role_settings import queue_settings
+
+    emails = next(q for q in queue_settings()[0] if q["name"] == "emails")
+    sides = {
+        "configured": lambda: start_worker(["emails"], logs, concurrency=emails["concurrency"], name="io-configured"),
+        "prefork_c2": lambda: start_worker(["emails"], logs, concurrency=2, name="io-prefork", pool="prefork"),
+    }
+    rates: dict[str, list[float]] = {side: [] for side in sides}
+    for _ in range(ROUNDS):
+        for side, start in sides.items():
+            sink.reset()
+            for i in range(IO_TASKS):
+                tasks.send_notification_email.apply_async((f"bench{i}@clinic.test", "bench", "An I/O-bound task."))
+            worker = track(start())
+            deadline = time.monotonic() + 600
+            while len(sink.accepted) < IO_TASKS and time.monotonic() < deadline:
+                time.sleep(0.01)
+            stop_all([worker])
+            accepted = list(sink.accepted)
+            if len(accepted) < IO_TASKS:
+                raise RuntimeError(f"I/O-bound case ({side}): {len(accepted)} of {IO_TASKS} e-mails in 600 s")
+            rates[side].append(round((IO_TASKS - 1) / (accepted[-1] - accepted[0]), 1))
+    configured = statistics.median(rates["configured"])
+    baseline = statistics.median(rates["prefork_c2"])
+    return {
+        "tasks_per_round": IO_TASKS,
+        "smtp_delay_ms": round(SMTP_DELAY * 1000),
+        "configured_pool": {"pool": emails["pool"], "concurrency": emails["concurrency"]},
+        "configured_per_s": configured,
+        "prefork_c2_per_s": baseline,
+        "configured_vs_prefork_c2": ratio(configured, baseline),
+        "samples": rates,
+    }
 
 
 # --- All brokers, report and plot --------------------------------------------------------------
@@ -300,6 +356,22 @@ def markdown(report: dict) -> str:
             f"{r['app_noop']['p50_ms']} / {r['app_noop']['p95_ms']} | {r['bare_noop']['p50_ms']} / "
             f"{r['bare_noop']['p95_ms']} |"
         )
+    for r in report["results"]:
+        if "io_emails" in r:
+            io = r["io_emails"]
+            pool = io["configured_pool"]
+            lines += [
+                "",
+                f"I/O-bound ({r['broker']}): the app's e-mail task to an SMTP sink on loopback that accepts each "
+                f"message after {io['smtp_delay_ms']} ms, {io['tasks_per_round']} per round, counted by the sink:",
+                "",
+                "| worker | e-mails/s |",
+                "|---|---|",
+                f"| the `emails` queue's pool ({pool['pool']}, concurrency {pool['concurrency']}) | "
+                f"{io['configured_per_s']} |",
+                f"| prefork, concurrency 2 | {io['prefork_c2_per_s']} |",
+                f"| ratio | {io['configured_vs_prefork_c2']} |",
+            ]
     lines += ["", "| target | value | wanted | |", "|---|---|---|---|"]
     for name, check in report["targets"].items():
         lines.append(f"| {name} | {check['value']} | {check['target']} | {'met' if check['met'] else '**not met**'} |")
@@ -348,6 +420,12 @@ def main() -> int:
             "value": by["redis"]["app_noop"]["p50_ms"],
             "target": f"<= {TARGETS['app_redis_p50_latency_ms_max']}",
             "met": by["redis"]["app_noop"]["p50_ms"] <= TARGETS["app_redis_p50_latency_ms_max"],
+        }
+        io = by["redis"]["io_emails"]
+        checks["emails_configured_vs_prefork_c2"] = {
+            "value": io["configured_vs_prefork_c2"],
+            "target": f">= {TARGETS['emails_configured_vs_prefork_c2']}",
+            "met": io["configured_vs_prefork_c2"] >= TARGETS["emails_configured_vs_prefork_c2"],
         }
     if "redis" in by and "postgres" in by:
         value = ratio(by["postgres"]["app_noop"]["drain_per_s"], by["redis"]["app_noop"]["drain_per_s"])

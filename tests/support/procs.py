@@ -87,13 +87,19 @@ class CeleryProcess:
 
 
 def start_worker(
-    queues: list[str], log_dir: Path, concurrency: int = 2, env: dict | None = None, name: str | None = None
+    queues: list[str],
+    log_dir: Path,
+    concurrency: int = 2,
+    env: dict | None = None,
+    name: str | None = None,
+    pool: str | None = None,
 ) -> CeleryProcess:
     name = name or f"{'-'.join(queues)}-{uuid.uuid4().hex[:6]}"
     # The deploy's command line (scripts/role_settings.worker_argv) and the queues' configured
     # pool (the e-mail queue's threads are tested as they run), with the app's settings' time
-    # limits (the suite's are short) and the test's own concurrency and node name.
-    pools = {queue["pool"] for queue in queue_settings()[0] if queue["name"] in queues}
+    # limits (the suite's are short) and the test's own concurrency and node name; `pool`
+    # overrides the configured one (the benchmark's prefork baseline).
+    pools = {pool} if pool else {queue["pool"] for queue in queue_settings()[0] if queue["name"] in queues}
     argv = worker_argv(
         [sys.executable, "-m", "celery"],
         "config",
