@@ -119,7 +119,10 @@ def test_make_runs_workers_carry_each_queues_settings_from_the_celery_role(stack
     for queue in queues:
         text = (stack["dir"] / "supervisor" / "conf.d" / f"worker-{queue['name']}.conf").read_text()
         assert f"--prefetch-multiplier {queue['prefetch_multiplier']}" in text
-        assert f"--soft-time-limit {queue['soft_time_limit']} --time-limit {queue['time_limit']}" in text
+        assert f"--pool {queue['pool']} " in text
+        limits = f"--soft-time-limit {queue['soft_time_limit']} --time-limit {queue['time_limit']}"
+        # Only prefork enforces time limits: the threads pool's program does not carry them.
+        assert (limits in text) == (queue["pool"] == "prefork"), text
         assert f"stopwaitsecs={queue['time_limit'] + grace}" in text
 
 
