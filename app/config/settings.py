@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
+from celery.utils.time import rate as celery_rate
 from django.core.exceptions import ImproperlyConfigured
 from django_celery_deploy import brokers
 from django_celery_deploy.env import EnvError, get_bool, get_float, get_int, get_list, get_str, load_env_file
@@ -146,7 +147,7 @@ try:
     _email_backends = {
         "console": "django.core.mail.backends.console.EmailBackend",
         "file": "django.core.mail.backends.filebased.EmailBackend",
-        "smtp": "django.core.mail.backends.smtp.EmailBackend",
+        "smtp": "django_celery_deploy.mail.EmailBackend",  # Django's, with a connection kept per thread
     }
     _email_kind = get_str("EMAIL_BACKEND", "console")
     if _email_kind not in _email_backends:
@@ -171,7 +172,18 @@ try:
     RECORD_RETENTION_DAYS = get_int("RECORD_RETENTION_DAYS", 365, minimum=1)
     CLAIM_AUTO_APPROVE_LIMIT = get_float("CLAIM_AUTO_APPROVE_LIMIT", 5000.0, minimum=0)
     APPOINTMENT_EXPIRY_GRACE_MINUTES = get_int("APPOINTMENT_EXPIRY_GRACE_MINUTES", 30, minimum=0)
+    # Per worker node and e-mail task ("20/s": at most 20 sends a second from one node), a
+    # courtesy to the SMTP relay; "none" sends as fast as the emails queue's pool can.
     EMAIL_RATE_LIMIT = get_str("EMAIL_RATE_LIMIT", "20/s")
+    if EMAIL_RATE_LIMIT.strip().lower() == "none":
+        EMAIL_RATE_LIMIT = None
+    else:
+        try:
+            celery_rate(EMAIL_RATE_LIMIT)  # Celery's own parser, which would fail only in the worker
+        except (KeyError, ValueError):
+            raise EnvError(
+                f"EMAIL_RATE_LIMIT={EMAIL_RATE_LIMIT!r}: use a rate like 20/s, 600/m or 3600/h, or none"
+            ) from None
 
     # --- Health ---------------------------------------------------------------------
     # Each worker's main process writes a heartbeat row per queue this often

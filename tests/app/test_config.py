@@ -130,3 +130,18 @@ def test_env_example_parses_and_documents_every_variable_the_settings_read():
     settings_src = (APP_DIR / "config" / "settings.py").read_text()
     read = set(re.findall(r'get_(?:str|bool|int|float|list)\(\s*"([A-Z0-9_]+)"', settings_src))
     assert read - documented == set(), f"undocumented variables: {sorted(read - documented)}"
+
+
+RATE_OF = "from clinic import tasks as t; print(t.send_welcome_email.rate_limit, t.email_weekly_report.rate_limit)"
+
+
+def test_the_email_rate_limit_applies_to_every_email_task_and_none_lifts_it():
+    assert run_manage("shell", "-v", "0", "-c", RATE_OF, **PRODUCTION).stdout.split() == ["20/s", "20/s"]
+    lifted = run_manage("shell", "-v", "0", "-c", RATE_OF, **PRODUCTION, EMAIL_RATE_LIMIT="none")
+    assert lifted.stdout.split() == ["None", "None"], lifted.stderr
+
+
+def test_an_email_rate_limit_celery_cannot_read_is_refused_by_name():
+    done = run_manage("check", **PRODUCTION, EMAIL_RATE_LIMIT="fast")
+    assert done.returncode != 0
+    assert "EMAIL_RATE_LIMIT='fast': use a rate like 20/s" in done.stderr

@@ -23,7 +23,8 @@ def failing_mail_workers(log_dir):
     # Report retries wait up to 1, 2, 4, 4, 4 s (full jitter): with the suite's 1 s cap,
     # all five retries could finish before a test reacts to the first one.
     env["REPORT_RETRY_BACKOFF_MAX"] = "4"
-    started = [start_worker([queue], log_dir, name=f"retry-{queue}", env=env) for queue in ("default", "emails", "reports")]
+    queues = ("default", "emails", "reports")
+    started = [start_worker([queue], log_dir, name=f"retry-{queue}", env=env) for queue in queues]
     for worker in started:
         worker.wait_for_log("ready.", timeout=90)
     yield started

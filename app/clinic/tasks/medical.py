@@ -61,7 +61,7 @@ def _read_report_values(report: MedicalReport) -> dict:
     return parse_lab_values(text)
 
 
-@shared_task(name="clinic.tasks.notify_report_processed")
+@shared_task(name="clinic.tasks.notify_report_processed", track_started=False)  # e-mail: see emails.py
 def notify_report_processed(result: dict) -> dict:
     """Chain callback: tell the doctor that a report is ready."""
     report = MedicalReport.objects.select_related("doctor", "patient").get(pk=result["report_id"])

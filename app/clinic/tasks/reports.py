@@ -79,6 +79,7 @@ def generate_weekly_report(week_of: str | None = None) -> dict:
     rate_limit=settings.EMAIL_RATE_LIMIT,
     max_retries=3,
     default_retry_delay=30,
+    track_started=False,  # an e-mail task: see emails.py
 )
 def email_weekly_report(self, report_id: int) -> dict:
     """Send one weekly report to settings.ADMINS (DJANGO_ADMINS), once."""

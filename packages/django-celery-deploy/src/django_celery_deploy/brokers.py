@@ -260,6 +260,10 @@ def celery_settings(
         "CELERY_WORKER_ENABLE_REMOTE_CONTROL": choice.kind in {REDIS, OTHER},
     }
     if choice.kind == REDIS:
+        # kombu's Redis transport without a new client object per message (see the module).
+        from .redis_transport import register as register_redis
+
+        register_redis()
         values["CELERY_BROKER_TRANSPORT_OPTIONS"] = {
             "visibility_timeout": visibility_timeout,
             # kombu sweeps unacked messages only every interval x throttle

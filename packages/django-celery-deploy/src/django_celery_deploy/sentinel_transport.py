@@ -18,8 +18,11 @@ from __future__ import annotations
 
 from kombu.transport import redis
 
+from .redis_transport import ReusedClientMixin
 
-class SentinelChannel(redis.SentinelChannel):
+
+# ReusedClientMixin: one client object per channel for the unacked bookkeeping (see redis_transport).
+class SentinelChannel(ReusedClientMixin, redis.SentinelChannel):
     def __init__(self, connection, *args, **kwargs):
         # Before the parent's __init__, which may already open a pool.
         self._conninfo = connection.client
