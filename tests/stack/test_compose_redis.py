@@ -25,7 +25,7 @@ class TestRedisCompose(ComposeStackChecks):
         finally:
             driver.quit()
 
-    def test_flower_shows_the_four_queues_workers_with_credentials(self, stack, tmp_path):
+    def test_flower_shows_every_queues_worker_with_credentials(self, stack, tmp_path):
         credentials = base64.b64encode(stack.secrets["FLOWER_BASIC_AUTH"].encode()).decode()
         driver = chromium(tmp_path / "chromium")
         try:
