@@ -158,6 +158,13 @@ def test_a_worker_concurrency_that_is_not_a_positive_integer_is_refused(tmp_path
     assert "app1: concurrency" in out and "celery_queue_overrides.reports.concurrency" in out
 
 
+def test_a_processes_count_that_is_not_a_positive_integer_is_refused_naming_its_variable(tmp_path):
+    groups = single_host_groups(worker={"app1": {"celery_queue_overrides": {"emails": {"processes": 0}}}})
+    groups["beat"] = {"app1": {"celery_beat_enabled": True}}
+    out = refused(run_site(tmp_path, groups))
+    assert "app1: processes 0 of queue emails (celery_queue_overrides.emails.processes)" in out
+
+
 def test_redis_beyond_loopback_without_a_password_is_refused(tmp_path):
     groups = single_host_groups(redis={"app1": {"redis_bind_address": "10.0.0.5"}})
     groups["beat"] = {"app1": {"celery_beat_enabled": True}}
@@ -344,8 +351,10 @@ def test_a_partial_celery_queue_defaults_keeps_the_other_built_in_keys(tmp_path)
         "max_tasks_per_child": 1000,
         "soft_time_limit": 300,
         "time_limit": 360,
+        "processes": 1,
     }
     assert queues["monitoring"]["concurrency"] == 1  # the queue's own built-in setting wins over the defaults
+    assert (queues["emails"]["pool"], queues["emails"]["processes"]) == ("threads", 2)
     assert queues["reports"]["time_limit"] == 1860
 
 

@@ -25,7 +25,17 @@ def test_compose_runs_each_queues_worker_with_the_one_command_line():
     for filename in ("compose.yml", "compose.db-broker.yml"):
         services = yaml.safe_load((ROOT / "docker" / filename).read_text())["services"]
         for queue in QUEUES:
-            assert services[f"worker-{queue['name']}"]["command"] == worker_argv(["celery"], APP, queue), filename
+            # One service per process (worker-<queue>-<n>); its container's hostname names the node.
+            names = (
+                [f"worker-{queue['name']}"]
+                if queue["processes"] == 1
+                else [f"worker-{queue['name']}-{n}" for n in range(queue["processes"])]
+            )
+            for name in names:
+                assert services[name]["command"] == worker_argv(["celery"], APP, queue), filename
+                assert services[name]["hostname"] == name
+        workers = {name for name in services if name.startswith("worker-")}
+        assert len(workers) == sum(queue["processes"] for queue in QUEUES), workers
 
 
 def test_the_supervisor_program_runs_the_one_command_line_quoted_for_supervisor():
@@ -47,12 +57,21 @@ def test_the_supervisor_program_runs_the_one_command_line_quoted_for_supervisor(
             "stop_grace_seconds": GRACE,
         }
         conf = env.get_template("worker.conf.j2").render(supervisor_program=program)
-        command = next(line for line in conf.splitlines() if line.startswith("command="))
-        # Supervisor reads %(...)s expansions, then splits the command as a shell would.
-        argv = shlex.split(command.removeprefix("command=").replace("%%", "%"))
-        assert argv[:4] == ["/usr/local/bin/django-celery-envfile", "exec", "/etc/clinic/clinic.env", "--"]
-        assert argv[4:] == worker_argv([f"{venv}/bin/celery"], APP, queue)
-        assert f"{queue['name']}@%%h" in command
+        lines = conf.splitlines()
+        command = next(line for line in lines if line.startswith("command="))
+        processes = queue["processes"]
+        for n in range(processes):
+            # Supervisor expands %(process_num)d and %%, then splits the command as a shell would.
+            expanded = command.removeprefix("command=").replace("%(process_num)d", str(n)).replace("%%", "%")
+            argv = shlex.split(expanded)
+            assert argv[:4] == ["/usr/local/bin/django-celery-envfile", "exec", "/etc/clinic/clinic.env", "--"]
+            node = f"{queue['name']}-{n}@%h" if processes > 1 else None
+            assert argv[4:] == worker_argv([f"{venv}/bin/celery"], APP, queue, hostname=node)
+        if processes > 1:
+            assert f"numprocs={processes}" in lines and "process_name=%(program_name)s-%(process_num)d" in lines
+            assert any(line.endswith(f"worker-{queue['name']}-%(process_num)d.log") for line in lines)
+        else:
+            assert not [line for line in lines if line.startswith(("numprocs", "process_name"))]
 
 
 def test_only_the_definition_spells_a_workers_flags():
@@ -69,6 +88,8 @@ def test_each_queue_runs_the_pool_its_workload_needs():
     pools = {queue["name"]: queue["pool"] for queue in QUEUES}
     # E-mail waits on SMTP: threads; the CPU-bound reports keep processes.
     assert pools["emails"] == "threads" and pools["reports"] == "prefork", pools
+    # One threads process is one core (the GIL): the e-mail queue runs two.
+    assert {queue["name"]: queue["processes"] for queue in QUEUES}["emails"] == 2
     emails = worker_argv(["celery"], APP, next(q for q in QUEUES if q["name"] == "emails"))
     assert emails[emails.index("--pool") + 1] == "threads"
     assert emails[emails.index("--concurrency") + 1] == "32"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from datetime import datetime
@@ -15,28 +14,29 @@ from tests.support.waiting import wait_until
 from .support import (
     ARTIFACTS,
     QUEUES,
-    ROOT,
     Api,
     assert_each_queue_answers_on_its_own_worker,
     chromium,
     dev_env,
     environ,
+    queue_settings,
     run,
     screenshot,
+    worker_services,
 )
 
-
-def queue_settings():
-    """The celery role's per-queue settings as compose.py and make run render them (scripts/role_settings.py)."""
-    spec = importlib.util.spec_from_file_location("role_settings", ROOT / "scripts" / "role_settings.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.queue_settings()
-
-
+WORKERS = worker_services()
 SERVICES = {
-    "redis": {"redis", "db", "migrate", "web", "beat", "flower", *(f"worker-{queue}" for queue in QUEUES)},
-    "database": {"db", "migrate", "web", "beat", *(f"worker-{queue}" for queue in QUEUES)},
+    "redis": {
+        "redis",
+        "db",
+        "migrate",
+        "web",
+        "beat",
+        "flower",
+        *(s for services in WORKERS.values() for s in services),
+    },
+    "database": {"db", "migrate", "web", "beat", *(s for services in WORKERS.values() for s in services)},
 }
 
 
@@ -181,7 +181,7 @@ class ComposeStackChecks:
         assert body["broker"]["kind"] == ("redis" if stack.broker == "redis" else "pgmq")
 
     def test_a_task_sent_to_each_queue_through_the_web_api_completes_on_that_queues_worker(self, stack):
-        workers = assert_each_queue_answers_on_its_own_worker(stack.api, hostname_suffix=lambda q: f"worker-{q}")
+        workers = assert_each_queue_answers_on_its_own_worker(stack.api, hosts=WORKERS.get)
         assert sorted(workers) == sorted(QUEUES)
         report = stack.api.finished(stack.api.post("/api/reports", {"kind": "daily"})["task_id"])
         assert report["state"] == "SUCCESS" and report["worker"] == "reports@worker-reports", report
@@ -234,11 +234,12 @@ class ComposeStackChecks:
         limits, grace = queue_settings()
         containers = stack.containers()
         for queue in limits:
-            config = containers[f"worker-{queue['name']}"]["Config"]
-            assert config["StopTimeout"] >= queue["time_limit"] + grace, (queue["name"], config["StopTimeout"])
-            # Only prefork enforces a time limit: a threads worker's command carries none.
-            limit = f"--time-limit {queue['time_limit']}" in " ".join(config["Cmd"])
-            assert limit == (queue["pool"] == "prefork"), (queue["name"], config["Cmd"])
+            for service in WORKERS[queue["name"]]:
+                config = containers[service]["Config"]
+                assert config["StopTimeout"] >= queue["time_limit"] + grace, (service, config["StopTimeout"])
+                # Only prefork enforces a time limit: a threads worker's command carries none.
+                limit = f"--time-limit {queue['time_limit']}" in " ".join(config["Cmd"])
+                assert limit == (queue["pool"] == "prefork"), (service, config["Cmd"])
 
     def test_the_app_runs_as_a_non_root_user_with_no_build_tools_in_its_image(self, stack):
         assert stack.exec("web", "id", "-u").stdout.strip() != "0"

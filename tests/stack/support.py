@@ -6,8 +6,10 @@ the project's own containers through `docker exec`.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,24 @@ from tests.support.waiting import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "artifacts"
 QUEUES = list(json.loads((ROOT / "app" / "config" / "queues.json").read_text())["queues"])
+
+
+def queue_settings():
+    """The celery role's per-queue settings as compose.py and make run render them (scripts/role_settings.py)."""
+    spec = importlib.util.spec_from_file_location("role_settings", ROOT / "scripts" / "role_settings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.queue_settings()
+
+
+def worker_services() -> dict[str, list[str]]:
+    """Each queue's compose services: worker-<queue>, or worker-<queue>-<n> for each of its processes."""
+    return {
+        queue["name"]: [f"worker-{queue['name']}"]
+        if queue["processes"] == 1
+        else [f"worker-{queue['name']}-{n}" for n in range(queue["processes"])]
+        for queue in queue_settings()[0]
+    }
 
 
 def dev_env() -> dict[str, str]:
@@ -71,8 +91,10 @@ class Api:
         )
 
 
-def assert_each_queue_answers_on_its_own_worker(api: Api, hostname_suffix=None) -> dict[str, str]:
-    """A ping per queue through the web API, each completed by a worker named <queue>@..."""
+def assert_each_queue_answers_on_its_own_worker(api: Api, hosts=None) -> dict[str, str]:
+    """A ping per queue through the web API, each completed by a worker named <queue>@... (or
+    <queue>-<n>@... for a queue with several processes on a host); `hosts(queue)`: the host
+    names its node may have."""
     sent = {queue: api.post(f"/api/queues/{queue}/ping")["task_id"] for queue in QUEUES}
     workers = {}
     for queue, task_id in sent.items():
@@ -80,9 +102,9 @@ def assert_each_queue_answers_on_its_own_worker(api: Api, hostname_suffix=None) 
         assert body["state"] == "SUCCESS", f"{queue}: {body}"
         result = body["result"]
         assert result["queue"] == queue, f"ping for {queue} ran from queue {result['queue']}"
-        assert result["hostname"].startswith(f"{queue}@"), f"ping for {queue} ran on {result['hostname']}"
-        if hostname_suffix:
-            assert result["hostname"] == f"{queue}@{hostname_suffix(queue)}"
+        assert re.match(rf"{queue}(-\d+)?@", result["hostname"]), f"ping for {queue} ran on {result['hostname']}"
+        if hosts:
+            assert result["hostname"] in {f"{queue}@{host}" for host in hosts(queue)}, result["hostname"]
         workers[queue] = result["hostname"]
     return workers
 

@@ -6,7 +6,7 @@ import base64
 
 from tests.support.waiting import wait_until
 
-from .compose_stack import ComposeStackChecks, stack_fixture
+from .compose_stack import WORKERS, ComposeStackChecks, stack_fixture
 from .support import QUEUES, chromium, screenshot, statuses_seen
 
 stack = stack_fixture("redis")
@@ -38,7 +38,8 @@ class TestRedisCompose(ComposeStackChecks):
             assert statuses_seen(driver).get(url) == 200
 
             def all_workers_shown():
-                return all(f"{queue}@worker-{queue}" in driver.page_source for queue in QUEUES)
+                page = driver.page_source
+                return all(f"{queue}@{service}" in page for queue in QUEUES for service in WORKERS[queue])
 
             try:
                 wait_until(all_workers_shown, 45, 1, "Flower lists every queue's worker")
