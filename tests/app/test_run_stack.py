@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -97,7 +98,8 @@ def test_a_task_sent_to_each_queue_completes_on_that_queues_worker(stack):
                 break
             time.sleep(0.2)
         assert result["state"] == "SUCCESS", result
-        assert result["result"]["hostname"].startswith(f"{queue}@")
+        # <queue>-<n>@host for a queue with several processes (Supervisor's group).
+        assert re.match(rf"{queue}(-\d+)?@", result["result"]["hostname"]), result
 
 
 def test_supervisor_runs_one_worker_per_queue_one_beat_flower_and_web(stack):
@@ -106,7 +108,18 @@ def test_supervisor_runs_one_worker_per_queue_one_beat_flower_and_web(stack):
         [sys.prefix + "/bin/supervisorctl", "-c", str(conf), "status"], capture_output=True, text=True
     ).stdout
     running = {line.split()[0] for line in status.splitlines() if "RUNNING" in line}
-    assert running == {f"clinic-worker-{q}" for q in QUEUE_NAMES} | {"clinic-beat", "clinic-flower", "clinic-web"}
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from role_settings import queue_settings
+
+    workers = set()
+    for queue in queue_settings()[0]:
+        program = f"clinic-worker-{queue['name']}"
+        if queue["processes"] == 1:
+            workers.add(program)
+        else:  # one Supervisor group, a process each
+            workers |= {f"{program}:{program}-{n}" for n in range(queue["processes"])}
+    assert "clinic-worker-emails:clinic-worker-emails-1" in workers
+    assert running == workers | {"clinic-beat", "clinic-flower", "clinic-web"}
     assert oct(conf.parent.joinpath("supervisor.sock").stat().st_mode & 0o777) == "0o700"
 
 
