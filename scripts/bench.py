@@ -137,7 +137,10 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list, s
 
     write_env_file(env_file, values, header="written by scripts/bench.py")
     os.environ["APP_ENV_FILE"] = str(env_file)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    # The app's settings plus the benchmark's tasks (bench_settings.py), for this process and
+    # the workers it starts (scripts/ on their path: the shipped app carries no benchmark task).
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench_settings"
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "scripts"), os.environ.get("PYTHONPATH")]))
 
     import django
 
@@ -146,6 +149,7 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list, s
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    import bench_app_tasks
     from celery import current_app
 
     from clinic import tasks
@@ -238,7 +242,7 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list, s
 
     def app_round_trip():
         sent = time.time()
-        return tasks.noop.apply_async((sent,)).get(timeout=60, interval=0.002) - sent
+        return bench_app_tasks.noop.apply_async((sent,), queue="default").get(timeout=60, interval=0.002) - sent
 
     def bare_round_trip():
         sent = time.time()
@@ -253,9 +257,15 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list, s
     # Interleaved rounds: drift on a shared machine hits the app and the bare worker alike.
     for _ in range(ROUNDS):
         for key, app, send, queue, start in (
-            ("app_noop", current_app, lambda: tasks.noop.apply_async(), "default", app_worker),
+            ("app_noop", current_app, lambda: bench_app_tasks.noop.apply_async(queue="default"), "default", app_worker),
             ("bare_noop", bare, lambda: bare_noop.apply_async(), "bare", bare_worker),
-            ("app_insert", current_app, lambda: tasks.touch_record.apply_async(), "default", app_worker),
+            (
+                "app_insert",
+                current_app,
+                lambda: bench_app_tasks.touch_record.apply_async(queue="default"),
+                "default",
+                app_worker,
+            ),
         ):
             figures = drain(app, send, queue, start)
             samples[key]["drain_per_s"].append(figures["drain_per_s"])

@@ -241,14 +241,18 @@ def until():
 
 
 @pytest.fixture
-def every_second_noop():
+def every_second_task():
     """A periodic task due every second, for tests that watch what beat sends."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
     # Expires at once: nothing piles up on the default queue for later tests.
     task = PeriodicTask.objects.create(
-        name="every-second-noop", interval=every_second, task="clinic.tasks.noop", expire_seconds=2
+        name="every-second-task",
+        interval=every_second,
+        task="clinic.tasks.drill_work",
+        kwargs='{"seconds": 0}',
+        expire_seconds=2,
     )
     yield task
     task.delete()

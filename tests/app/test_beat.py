@@ -97,22 +97,22 @@ def test_beat_health_refuses_a_non_positive_limit():
         call_command("beat_health", "--max-age", "0")
 
 
-def test_a_second_beat_stands_by_and_sends_nothing_until_the_first_one_stops(log_dir, every_second_noop, until):
+def test_a_second_beat_stands_by_and_sends_nothing_until_the_first_one_stops(log_dir, every_second_task, until):
     first = start_beat(log_dir)
     second = None
     try:
         first.wait_for_log("holding the beat lock", timeout=60)
-        first.wait_for_log("Sending due task every-second-noop", timeout=30)
+        first.wait_for_log("Sending due task every-second-task", timeout=30)
         second = start_beat(log_dir)
         second.wait_for_log("another beat holds the beat lock; standing by", timeout=60)
-        sent_by_first = first.output().count("Sending due task every-second-noop")
-        until(lambda: first.output().count("Sending due task every-second-noop") >= sent_by_first + 3, timeout=30)
+        sent_by_first = first.output().count("Sending due task every-second-task")
+        until(lambda: first.output().count("Sending due task every-second-task") >= sent_by_first + 3, timeout=30)
         assert "Sending due task" not in second.output()
         assert "holding the beat lock" not in second.output()
 
         assert first.stop() == 0
         second.wait_for_log("holding the beat lock", timeout=30)
-        second.wait_for_log("Sending due task every-second-noop", timeout=30)
+        second.wait_for_log("Sending due task every-second-task", timeout=30)
     finally:
         for proc in (first, second):
             if proc is not None:
@@ -231,7 +231,7 @@ def test_the_lock_session_asks_the_server_for_keepalives_so_a_dead_beat_host_fre
 
 
 @pytest.mark.own_redis
-def test_a_beat_terminated_while_it_publishes_stops_once_the_message_is_sent(tmp_path, log_dir, every_second_noop):
+def test_a_beat_terminated_while_it_publishes_stops_once_the_message_is_sent(tmp_path, log_dir, every_second_task):
     """TERM mostly lands while beat sleeps, but now and then mid-publish. Celery's own handler then
     closes the broker connection under the publish and raises SystemExit, which the socket code's
     cleanup replaced with an I/O error: beat logged a failed send and went on sending, with its lock
@@ -246,7 +246,7 @@ def test_a_beat_terminated_while_it_publishes_stops_once_the_message_is_sent(tmp
     broker = redis_client.Redis.from_url(server.url)
     beat = start_beat(log_dir, env={"REDIS_URL": server.url})
     try:
-        beat.wait_for_log("Sending due task every-second-noop", timeout=60)
+        beat.wait_for_log("Sending due task every-second-task", timeout=60)
         queued = broker.llen("default")
         admin.client_pause(3000, all=False)  # writes wait 3 s; reads (and the pause itself) do not
         sends = beat.output().count("Sending due task")

@@ -70,11 +70,11 @@ def test_an_entry_the_admin_retimed_or_paused_keeps_its_timing_through_sync_sche
     assert_the_admins_edits_are_kept()
 
 
-def test_an_entry_the_admin_retimed_or_paused_keeps_its_timing_when_beat_starts(retimed, every_second_noop, log_dir):
+def test_an_entry_the_admin_retimed_or_paused_keeps_its_timing_when_beat_starts(retimed, every_second_task, log_dir):
     beat = start_beat(log_dir)
     try:
         # Beat sends only after it has set up (and seeded) its schedule.
-        beat.wait_for_log("Sending due task every-second-noop", timeout=60)
+        beat.wait_for_log("Sending due task every-second-task", timeout=60)
         assert_the_admins_edits_are_kept()
     finally:
         beat.stop()
@@ -115,14 +115,14 @@ def test_sync_schedule_reset_refuses_a_name_that_is_not_in_settings():
         call_command("sync_schedule", "--reset", "no-such-entry", verbosity=0)
 
 
-def test_an_entry_not_in_settings_is_left_in_the_database_and_named(every_second_noop):
+def test_an_entry_not_in_settings_is_left_in_the_database_and_named(every_second_task):
     call_command("sync_schedule", verbosity=0)
     out = io.StringIO()
     call_command("sync_schedule", stdout=out)
     assert "0 added, 0 reset to settings' timing, 0 updated" in out.getvalue()  # idempotent: no write at all
-    assert PeriodicTask.objects.filter(name="every-second-noop", enabled=True).exists()
+    assert PeriodicTask.objects.filter(name="every-second-task", enabled=True).exists()
     (line,) = [line for line in out.getvalue().splitlines() if "left as they are" in line]
-    assert "every-second-noop" in line.split(": ", 1)[1].split(", ")
+    assert "every-second-task" in line.split(": ", 1)[1].split(", ")
 
 
 def test_sync_schedule_reset_without_names_puts_the_settings_timing_back_everywhere(retimed):

@@ -12,7 +12,7 @@ name, so moving a task between modules must not rename it.
 
 from ..domain import ReportInvalid, ReportSourceNotReady
 from .claims import process_bulk_claims
-from .drills import drill_work, noop, touch_record
+from .drills import drill_work
 from .emails import (
     TRANSIENT_MAIL_ERRORS,
     send_appointment_reminder,
@@ -52,7 +52,6 @@ __all__ = [
     "generate_daily_reports",
     "generate_weekly_report",
     "long_running_task",
-    "noop",
     "notify_report_processed",
     "process_bulk_claims",
     "process_medical_report",
@@ -63,5 +62,4 @@ __all__ = [
     "send_notification_email",
     "send_welcome_email",
     "summarize_doctor_statistics",
-    "touch_record",
 ]

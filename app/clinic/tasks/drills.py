@@ -1,5 +1,6 @@
-"""The drills' and the benchmark's tasks: they measure the machinery (what a failure lost or ran
-twice, how fast a queue drains), not the clinic's work. Not part of the seed."""
+"""The drills' task: it measures the machinery (what a failure lost or ran twice), not the
+clinic's work; `manage.py drill` sends it on the deployed hosts. Not part of the seed. The
+benchmark's tasks live with the benchmark (scripts/bench_app_tasks.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from celery import shared_task
 from django.utils import timezone
 
-from ..models import TaskExecution, TaskRecord
+from ..models import TaskExecution
 
 
 @shared_task(name="clinic.tasks.drill_work", bind=True)
@@ -19,17 +20,3 @@ def drill_work(self, seconds: float = 1.0) -> str:
     time.sleep(seconds)
     TaskExecution.objects.filter(pk=run.pk).update(finished_at=timezone.now())
     return self.request.id
-
-
-@shared_task(name="clinic.tasks.noop")
-def noop(sent_at: float | None = None) -> float:
-    """The benchmark's task: measures the machinery, not the work. Returns when it started."""
-    return time.time()
-
-
-@shared_task(name="clinic.tasks.touch_record")
-def touch_record(sent_at: float | None = None) -> float:
-    """The benchmark's small database task: one insert. Returns when it started."""
-    started = time.time()
-    TaskRecord.objects.create(task_id=f"bench-{time.time_ns()}", name="clinic.tasks.touch_record")
-    return started
