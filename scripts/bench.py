@@ -45,6 +45,15 @@ TASKS = {"redis": int(os.environ.get("BENCH_N", 3000)), "sqlite": 800, "postgres
 # Interleaved rounds per broker; every ratio is the median of the rounds' paired ratios (app
 # and bare measured back to back), with its spread: (max - min) / median.
 ROUNDS = 5
+# The app's settings make bench prices one at a time on PostgreSQL: label -> the Celery
+# settings put back to Celery's defaults (scripts/bench_settings.py's BENCH_REVERT).
+ABLATIONS = {
+    "track_started": ("task_track_started",),
+    "result_extended": ("result_extended",),
+    "acks_late": ("task_acks_late",),
+    "time_limits": ("task_soft_time_limit", "task_time_limit"),
+    "results": ("result_backend",),
+}
 # The drain's steady state: from (1 - STEADY) of the tasks left to STEADY left.
 STEADY = 0.1
 LATENCY_SAMPLES = 150
@@ -209,8 +218,30 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list, s
     # Same worker command line for both sides (the one definition, role_settings.worker_argv),
     # INFO logging as the Supervisor programs run it.
 
-    def app_worker():
-        return track(start_worker(["default"], logs, concurrency=2, name=f"bench-{secrets.token_hex(3)}"))
+    def app_worker(revert: tuple[str, ...] = ()):
+        # revert: Celery settings put back to Celery's defaults in this worker (bench_settings.py).
+        env = {"BENCH_REVERT": ",".join(revert)} if revert else None
+        return track(start_worker(["default"], logs, concurrency=2, env=env, name=f"bench-{secrets.token_hex(3)}"))
+
+    from bench_fair import app as fair
+
+    fair_noop = fair.signature("fair.noop", queue="fair")
+
+    def fair_worker():
+        return track(
+            CeleryProcess(
+                [],
+                logs / f"fair-{secrets.token_hex(3)}.log",
+                name="fair worker",
+                argv=worker_argv(
+                    [sys.executable, "-m", "celery"],
+                    "bench_fair",
+                    {"name": "fair", "concurrency": 2},
+                    hostname=f"fair-{secrets.token_hex(3)}@%h",
+                    loglevel="info",
+                ),
+            )
+        )
 
     os.environ.update(bare_env)
     from celery import Celery
@@ -249,9 +280,12 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list, s
         return bare_noop.apply_async((sent,)).get(timeout=60, interval=0.002) - sent
 
     current_app.control.purge()
+    # The app's settings priced one at a time (each put back to Celery's default in an otherwise
+    # identical worker), on the broker where the app trails its baseline most.
+    variants = ABLATIONS if broker == "postgres" else {}
     samples: dict[str, dict[str, list]] = {
         key: {"drain_per_s": [], "publish_per_s": [], "latency_ms": []}
-        for key in ("app_noop", "app_insert", "bare_noop")
+        for key in ("app_noop", "app_insert", "bare_noop", "fair_noop", *(f"app_noop_without_{v}" for v in variants))
     }
     per_round = max(1, LATENCY_SAMPLES // ROUNDS)
     # Interleaved rounds: drift on a shared machine hits the app and the bare worker alike.
@@ -259,6 +293,17 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list, s
         for key, app, send, queue, start in (
             ("app_noop", current_app, lambda: bench_app_tasks.noop.apply_async(queue="default"), "default", app_worker),
             ("bare_noop", bare, lambda: bare_noop.apply_async(), "bare", bare_worker),
+            ("fair_noop", fair, lambda: fair_noop.apply_async(), "fair", fair_worker),
+            *(
+                (
+                    f"app_noop_without_{label}",
+                    current_app,
+                    lambda: bench_app_tasks.noop.apply_async(queue="default"),
+                    "default",
+                    lambda names=names: app_worker(names),
+                )
+                for label, names in variants.items()
+            ),
             (
                 "app_insert",
                 current_app,
@@ -395,17 +440,35 @@ def markdown(report: dict) -> str:
         f"{ROUNDS} interleaved rounds, steady-state drain rates (medians):",
         "",
         "| broker | app no-op tasks/s | app one-INSERT tasks/s | bare no-op tasks/s | app/bare (spread) | "
-        "app p50/p95 ms | bare p50/p95 ms |",
-        "|---|---|---|---|---|---|---|",
+        "fair no-op tasks/s | app/fair (spread) | app p50/p95 ms | bare p50/p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
+        fair = r["ratios"]["app_noop_drain_vs_fair"]
         lines.append(
             f"| {r['broker']} | {r['app_noop']['drain_per_s']} | {r['app_insert']['drain_per_s']} | "
             f"{r['bare_noop']['drain_per_s']} | {r['app_noop_drain_vs_bare']} "
-            f"({r['ratios']['app_noop_drain_vs_bare']['spread']:.1%}) | "
+            f"({r['ratios']['app_noop_drain_vs_bare']['spread']:.1%}) | {r['fair_noop']['drain_per_s']} | "
+            f"{fair['median']} ({fair['spread']:.1%}) | "
             f"{r['app_noop']['p50_ms']} / {r['app_noop']['p95_ms']} | {r['bare_noop']['p50_ms']} / "
             f"{r['bare_noop']['p95_ms']} |"
         )
+    for r in report["results"]:
+        priced = {
+            k.removeprefix("without_").removesuffix("_vs_app"): v
+            for k, v in r["ratios"].items()
+            if k.startswith("without_")
+        }
+        if priced:
+            lines += [
+                "",
+                f"Each of the app's settings priced on {r['broker']}: the same worker's no-op drain with that setting "
+                "put back to Celery's default, against the app's (above 1: the setting costs that much):",
+                "",
+                "| setting put back | drain vs the app's (spread) |",
+                "|---|---|",
+                *(f"| {label} | {v['median']} ({v['spread']:.1%}) |" for label, v in priced.items()),
+            ]
     io = report.get("io_emails")
     if io:
         pool = io["configured_pool"]
@@ -468,7 +531,18 @@ def main() -> int:
         r["ratios"] = {
             "app_noop_drain_vs_bare": paired(r["app_noop"]["samples"]["drain_per_s"], bare),
             "app_insert_drain_vs_bare": paired(r["app_insert"]["samples"]["drain_per_s"], bare),
+            # Against the fair baseline (same broker, backend and STARTED): the app's own settings.
+            "app_noop_drain_vs_fair": paired(
+                r["app_noop"]["samples"]["drain_per_s"], r["fair_noop"]["samples"]["drain_per_s"]
+            ),
         }
+        # Each setting's price: how much faster the same worker drains without it.
+        for label in ABLATIONS:
+            key = f"app_noop_without_{label}"
+            if key in r:
+                r["ratios"][f"without_{label}_vs_app"] = paired(
+                    r[key]["samples"]["drain_per_s"], r["app_noop"]["samples"]["drain_per_s"]
+                )
         r["app_noop_drain_vs_bare"] = r["ratios"]["app_noop_drain_vs_bare"]["median"]
         r["app_insert_drain_vs_bare"] = r["ratios"]["app_insert_drain_vs_bare"]["median"]
         r["app_p50_vs_bare"] = ratio(r["app_noop"]["p50_ms"], r["bare_noop"]["p50_ms"])
