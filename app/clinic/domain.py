@@ -4,6 +4,7 @@ a broker, a worker or a database."""
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 
 # Reference ranges used to flag lab values (unit as documented for each test).
@@ -31,14 +32,22 @@ def parse_lab_values(text: str) -> dict[str, float]:
         raise ReportInvalid("report has neither content nor a source file")
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportInvalid(f"report content is not JSON: {exc}") from exc
+    # ValueError: an integer past Python's digit limit; RecursionError: nesting past the stack.
+    except (ValueError, RecursionError) as exc:
+        raise ReportInvalid(f"report content is not JSON: {str(exc)[:200]}") from exc
     if not isinstance(data, dict) or not data:
         raise ReportInvalid("report content must be a non-empty JSON object of test name to value")
     values = {}
     for name, value in data.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ReportInvalid(f"value of {name!r} is not a number")
+        # NaN, Infinity and 1e999 parse in Python; PostgreSQL's jsonb and strict JSON do not.
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer beyond any float
+            finite = False
+        if not finite:
+            raise ReportInvalid(f"value of {name!r} is not a finite number")
         values[str(name)] = value
     return values
 

@@ -33,6 +33,13 @@ def test_values_outside_their_reference_range_are_flagged_and_unknown_tests_list
         ("[]", "non-empty JSON object"),
         ('{"glucose": true}', "'glucose' is not a number"),
         ('{"glucose": "5"}', "'glucose' is not a number"),
+        # Python's json reads these; PostgreSQL's jsonb and a strict JSON renderer refuse them.
+        ('{"glucose": NaN}', "'glucose' is not a finite number"),
+        ('{"glucose": Infinity}', "'glucose' is not a finite number"),
+        ('{"glucose": 1e999}', "'glucose' is not a finite number"),
+        ('{"glucose": 1' + "0" * 400 + "}", "'glucose' is not a finite number"),
+        ('{"glucose": ' + "9" * 5000 + "}", "not JSON"),
+        ("[" * 100_000 + "]" * 100_000, "not JSON"),
     ],
 )
 def test_report_content_that_cannot_be_read_is_invalid_naming_why(text, message):

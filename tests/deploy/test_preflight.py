@@ -296,7 +296,12 @@ def test_an_override_for_a_queue_missing_from_the_routing_table_is_refused(tmp_p
 
 
 def queue_settings(tmp_path, **celery_vars) -> dict:
-    """The celery role's effective per-queue settings, evaluated on the controller only.
+    """The celery role's effective per-queue settings, evaluated on the controller only."""
+    return {w["name"]: w for w in celery_role_var(tmp_path, "celery_workers", **celery_vars)}
+
+
+def celery_role_var(tmp_path, var: str, **celery_vars):
+    """One of the celery role's computed variables for a worker host, evaluated on the controller only.
 
     The role's own tasks are not tagged `probe`, so none runs: only the argument
     spec check (tagged `always`) and the debug below, on localhost, change nothing.
@@ -312,9 +317,7 @@ def queue_settings(tmp_path, **celery_vars) -> dict:
                 **celery_vars,
             },
             "roles": ["django_celery.deploy.celery"],
-            "post_tasks": [
-                {"name": "Show them", "ansible.builtin.debug": {"var": "celery_workers"}, "tags": ["probe"]}
-            ],
+            "post_tasks": [{"name": "Show them", "ansible.builtin.debug": {"var": var}, "tags": ["probe"]}],
         }
     ]
     (tmp_path / "probe.yml").write_text(yaml.safe_dump(play))
@@ -337,8 +340,20 @@ def queue_settings(tmp_path, **celery_vars) -> dict:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     tasks = yaml.safe_load(done.stdout)["plays"][0]["tasks"]
-    workers = tasks[-1]["hosts"]["app1"]["celery_workers"]
-    return {w["name"]: w for w in workers}
+    return tasks[-1]["hosts"]["app1"][var]
+
+
+def test_a_queue_with_several_processes_keeps_its_one_program_file_and_waits_for_each_process(tmp_path):
+    # One program file per queue (a Supervisor group for several processes): the role deletes
+    # every worker file it does not list, so the group's file must be on the list.
+    kept = celery_role_var(tmp_path, "celery_program_files")
+    assert "/etc/supervisor/conf.d/clinic-worker-emails.conf" in kept
+    assert "/etc/supervisor/conf.d/clinic-worker-default.conf" in kept
+    expected = celery_role_var(tmp_path, "celery_expected_programs")
+    assert {"clinic-worker-emails:clinic-worker-emails-0", "clinic-worker-emails:clinic-worker-emails-1"} <= set(
+        expected
+    )
+    assert "clinic-worker-default" in expected and "clinic-worker-emails" not in expected
 
 
 def test_a_partial_celery_queue_defaults_keeps_the_other_built_in_keys(tmp_path):

@@ -92,7 +92,7 @@ def test_each_queue_runs_the_pool_its_workload_needs():
     assert {queue["name"]: queue["processes"] for queue in QUEUES}["emails"] == 2
     emails = worker_argv(["celery"], APP, next(q for q in QUEUES if q["name"] == "emails"))
     assert emails[emails.index("--pool") + 1] == "threads"
-    assert emails[emails.index("--concurrency") + 1] == "32"
+    assert emails[emails.index("--concurrency") + 1] == "16"
 
 
 def test_flags_a_pool_ignores_are_not_written():

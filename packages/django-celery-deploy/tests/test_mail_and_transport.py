@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import smtplib
 import socket
 import threading
+import time
 
 import pytest
 from aiosmtpd.controller import Controller
 from django.core import mail
 from django.test import override_settings
 from django_celery_deploy import mail as kept_mail
+
+SLOW_ANSWER = 2.0
 
 
 class _Recorder:
@@ -26,12 +31,14 @@ class _Recorder:
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
         self.messages.append(envelope.content.decode())
+        if b"Subject: slow" in envelope.content:
+            await asyncio.sleep(SLOW_ANSWER)  # past the client's EMAIL_TIMEOUT: it gives up waiting
         return "250 OK"
 
 
 def mail_settings(port: int):
     return override_settings(
-        EMAIL_BACKEND="django_celery_deploy.mail.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=port, EMAIL_TIMEOUT=5
+        EMAIL_BACKEND="django_celery_deploy.mail.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=port, EMAIL_TIMEOUT=1
     )
 
 
@@ -83,14 +90,28 @@ def test_a_connection_idle_past_the_limit_is_replaced(smtp, monkeypatch):
     assert (len(recorder.messages), recorder.sessions) == (2, 2)
 
 
-def test_a_kept_connection_the_server_dropped_still_delivers_the_message_once(smtp):
+def test_a_kept_connection_the_server_dropped_while_idle_is_replaced_before_the_send(smtp):
     recorder, _ = smtp
     send(1)
     # The server side goes away under the kept connection (as an idle timeout would).
-    _, connection, _ = kept_mail.EmailBackend._kept.entry
+    key, connection, last_used = kept_mail.EmailBackend._kept.entry
     connection.sock.shutdown(socket.SHUT_RDWR)
+    # Idle past the check: the NOOP finds it dead, and a new connection carries the message.
+    kept_mail.EmailBackend._kept.entry = (key, connection, last_used - kept_mail.CHECK_IDLE_SECONDS)
     send(1)
     assert len(recorder.messages) == 2
+    assert recorder.sessions == 2
+
+
+def test_a_send_whose_answer_never_came_is_not_sent_again_and_its_connection_is_dropped(smtp):
+    recorder, _ = smtp
+    send(1)  # a kept connection
+    with pytest.raises((smtplib.SMTPException, OSError)):
+        mail.send_mail("slow", "body", "from@clinic.test", ["to@clinic.test"])
+    assert kept_mail.EmailBackend._kept.entry is None
+    time.sleep(SLOW_ANSWER + 0.5)  # time for a second attempt to reach the server, if one were made
+    assert sum("Subject: slow" in message for message in recorder.messages) == 1
+    send(1)  # and the next send opens a new connection
     assert recorder.sessions == 2
 
 

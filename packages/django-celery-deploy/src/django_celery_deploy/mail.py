@@ -8,15 +8,16 @@ library keeps the connection per thread (django-celery-email queues the sending,
 reuse connections), hence this subclass. Set EMAIL_BACKEND to
 "django_celery_deploy.mail.EmailBackend"; everything else is Django's EMAIL_* settings.
 
-A kept connection is reused only while it has been idle less than KEEP_IDLE_SECONDS: servers
-close idle sessions (RFC 5321 asks them to wait 5 minutes; many wait less), and a connection
-the server has dropped would fail the next send. If one still turns out dropped, the message
-is sent once more on a new connection (at worst twice, when the server's acceptance was what
-got lost: the same as a task retried after a dropped connection).
+A kept connection is reused only while it has been idle less than KEEP_IDLE_SECONDS (servers
+close idle sessions: RFC 5321 asks them to wait 5 minutes, many wait less) and, once idle for
+a second, only after the server answers a NOOP on it; otherwise a new connection is opened. A message is never sent a
+second time by this backend: a send that fails raises, as Django's own backend does, and the
+connection is closed and forgotten (the task's retry decides what happens next).
 """
 
 from __future__ import annotations
 
+import os
 import smtplib
 import threading
 import time
@@ -24,29 +25,34 @@ import time
 from django.core.mail.backends import smtp
 
 KEEP_IDLE_SECONDS = 30.0
-
-# The errors of a connection the server has closed under us.
-_DROPPED = (smtplib.SMTPServerDisconnected, ConnectionError)
+# A connection idle longer than this is asked for a NOOP before it is reused: a server that
+# dropped it would otherwise fail the send (and the task would wait for its retry). One in
+# steady use skips the round trip.
+CHECK_IDLE_SECONDS = 1.0
 
 
 class EmailBackend(smtp.EmailBackend):
     _kept = threading.local()  # per thread: (server key, connection, last used)
 
     def _key(self) -> tuple:
-        return (self.host, self.port, self.username, self.use_tls, self.use_ssl)
+        # The pid: a forked child must not share its parent's socket.
+        return (os.getpid(), self.host, self.port, self.username, self.use_tls, self.use_ssl)
 
     def open(self):
         if self.connection is None:
             kept = getattr(self._kept, "entry", None)
+            self._kept.entry = None
             if kept is not None:
                 key, connection, last_used = kept
-                if key == self._key() and time.monotonic() - last_used < KEEP_IDLE_SECONDS:
+                idle = time.monotonic() - last_used
+                if (
+                    key == self._key()
+                    and idle < KEEP_IDLE_SECONDS
+                    and (idle < CHECK_IDLE_SECONDS or _alive(connection))
+                ):
                     self.connection = connection
-                    self._reused = True
                     return False  # not new: send_messages leaves it open
-                self._kept.entry = None
-                self._close_connection_quietly(connection)
-        self._reused = False
+                _close_quietly(connection)
         created = super().open()
         if created:
             return False  # kept open for this thread's next send
@@ -55,27 +61,27 @@ class EmailBackend(smtp.EmailBackend):
     def send_messages(self, email_messages):
         try:
             sent = super().send_messages(email_messages)
-        except _DROPPED:
-            if not getattr(self, "_reused", False):
-                self._forget()
-                raise
-            self._forget()  # dropped while idle: once more on a new connection
-            sent = super().send_messages(email_messages)
+        except BaseException:
+            # A connection that failed a send is not trusted again.
+            connection, self.connection = self.connection, None
+            if connection is not None:
+                _close_quietly(connection)
+            raise
         if self.connection is not None:
             self._kept.entry = (self._key(), self.connection, time.monotonic())
             self.connection = None  # this backend object is done; the thread keeps the connection
         return sent
 
-    def _forget(self) -> None:
-        connection, self.connection = self.connection, None
-        self._kept.entry = None
-        self._reused = False
-        if connection is not None:
-            self._close_connection_quietly(connection)
 
-    @staticmethod
-    def _close_connection_quietly(connection) -> None:
-        try:
-            connection.close()
-        except OSError:
-            pass
+def _alive(connection) -> bool:
+    try:
+        return connection.noop()[0] == 250
+    except (smtplib.SMTPException, OSError):
+        return False
+
+
+def _close_quietly(connection) -> None:
+    try:
+        connection.close()
+    except OSError:
+        pass
