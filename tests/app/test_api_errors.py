@@ -33,6 +33,8 @@ from clinic.models import Doctor
         ("/api/claims/bulk", {"claim_ids": list(range(1, 1002))}, "at most 1000"),
         ("/api/tasks/long-running", {"total": 0}, "total must be between 1 and 1000"),
         ("/api/tasks/long-running", {"total": 3, "step_seconds": "slow"}, "step_seconds must be a number"),
+        # 1000 x 10 s would outlast any time limit: refused here, not failed in the worker.
+        ("/api/tasks/long-running", {"total": 1000, "step_seconds": 10}, "would run 10000 s"),
         ("/api/queues/nope/ping", {}, "unknown queue 'nope'"),
     ],
 )

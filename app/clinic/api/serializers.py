@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from rest_framework import serializers
@@ -161,6 +162,18 @@ class StatisticsRequestSerializer(StrictSerializer):
 class LongRunningSerializer(StrictSerializer):
     total = IdField(default=10, max_value=1000)
     step_seconds = NumberField(default=1.0, min_value=0, max_value=10)
+
+    def validate(self, attrs):
+        # A job its soft time limit would stop is refused here, not failed in the worker. The
+        # app's own limit: a queue's worker may have a longer one (reports: 1800 s deployed).
+        seconds = attrs["total"] * attrs["step_seconds"]
+        limit = settings.CELERY_TASK_SOFT_TIME_LIMIT
+        if seconds >= limit:
+            raise serializers.ValidationError(
+                f"total x step_seconds would run {seconds:g} s, past the {limit} s soft time limit"
+                " (CELERY_TASK_SOFT_TIME_LIMIT)"
+            )
+        return attrs
 
 
 class AcceptedSerializer(serializers.Serializer):
