@@ -157,5 +157,6 @@ def test_redis_urls_use_the_bundles_transport_once_the_settings_chose_redis():
     database = brokers.parse_database_url("sqlite:////tmp/x.db")
     choice = brokers.choose_broker(None, "redis://127.0.0.1:6379/0", database)
     brokers.celery_settings(choice, database, visibility_timeout=600)
-    assert TRANSPORT_ALIASES["redis"] == "django_celery_deploy.redis_transport:Transport"
-    assert resolve_transport("redis").__module__ == "django_celery_deploy.redis_transport"
+    for scheme in ("redis", "rediss"):  # rediss: Redis over TLS
+        assert TRANSPORT_ALIASES[scheme] == "django_celery_deploy.redis_transport:Transport"
+        assert resolve_transport(scheme).__module__ == "django_celery_deploy.redis_transport"

@@ -9,9 +9,9 @@ caps a threads pool's rate (scripts/bench.py). A client object holds no connecti
 (each command takes one from the channel's pool), so one per channel serves every thread; it
 is made again when kombu replaces the channel's pool after a connection loss.
 
-brokers.celery_settings registers it as kombu's ``redis`` transport (and the Sentinel
+brokers.celery_settings registers it as kombu's ``redis`` and ``rediss`` transport (and the Sentinel
 transport in sentinel_transport.py takes the same channel behaviour), so broker URLs keep
-their ``redis://`` scheme.
+their scheme.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ class Transport(redis.Transport):
 
 
 def register() -> None:
-    """Make ``redis://`` URLs use this transport in this process (kombu's alias table)."""
+    """Make ``redis://`` and ``rediss://`` (TLS) URLs use this transport in this process
+    (kombu's alias table)."""
     from kombu.transport import TRANSPORT_ALIASES
 
-    TRANSPORT_ALIASES["redis"] = "django_celery_deploy.redis_transport:Transport"
+    for scheme in ("redis", "rediss"):
+        TRANSPORT_ALIASES[scheme] = "django_celery_deploy.redis_transport:Transport"
