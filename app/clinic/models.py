@@ -84,6 +84,8 @@ class MedicalReport(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When the doctor was told the report is ready: a redelivered notification sends nothing.
+    doctor_notified_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"{self.title} ({self.status})"

@@ -257,6 +257,17 @@ def test_chain_processes_a_report_then_notifies_its_doctor(api, doctor, patient,
     assert "cholesterol" in message
 
 
+def test_a_redelivered_report_notification_sends_no_second_email(doctor, patient, outbox):
+    report = MedicalReport.objects.create(
+        patient=patient, doctor=doctor, title="Redelivered", content=json.dumps({"glucose": 5.0})
+    )
+    # The same message run twice, as a redelivery under acks_late would (in this process).
+    first = tasks.notify_report_processed.apply(({"report_id": report.pk, "abnormal": []},)).get()
+    second = tasks.notify_report_processed.apply(({"report_id": report.pk, "abnormal": []},)).get()
+    assert first["notified"] and second == {"report_id": report.pk, "notified": False, "reason": "already notified"}
+    assert len([m for m in outbox.to(doctor.email) if "Report ready: Redelivered" in m]) == 1
+
+
 def test_group_decides_claims_in_parallel_batches(patient):
     claims = [Claim.objects.create(patient=patient, amount=Decimal(10 + i)) for i in range(7)]
     result = workflows.bulk_claims_in_batches([c.pk for c in claims], batch_size=3)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ..domain import ReportInvalid, ReportSourceNotReady, parse_lab_values, summarize_lab_values
 from ..models import MedicalReport
+from .emails import TRANSIENT_MAIL_ERRORS
 
 
 @shared_task(
@@ -61,17 +62,32 @@ def _read_report_values(report: MedicalReport) -> dict:
     return parse_lab_values(text)
 
 
-@shared_task(name="clinic.tasks.notify_report_processed", track_started=False)  # e-mail: see emails.py
-def notify_report_processed(result: dict) -> dict:
+# An e-mail task like those of emails.py: rate-limited, retried on a mail server's error, and
+# marked once sent (doctor_notified_at), so a redelivery under acks_late sends nothing twice.
+@shared_task(
+    name="clinic.tasks.notify_report_processed",
+    bind=True,
+    rate_limit=settings.EMAIL_RATE_LIMIT,
+    max_retries=3,
+    default_retry_delay=30,
+    track_started=False,
+)
+def notify_report_processed(self, result: dict) -> dict:
     """Chain callback: tell the doctor that a report is ready."""
     report = MedicalReport.objects.select_related("doctor", "patient").get(pk=result["report_id"])
+    if report.doctor_notified_at:
+        return {"report_id": report.pk, "notified": False, "reason": "already notified"}
     if not report.doctor or not report.doctor.email:
         return {"report_id": report.pk, "notified": False}
     flagged = ", ".join(result.get("abnormal") or []) or "none"
-    send_mail(
-        subject=f"Report ready: {report.title}",
-        message=f"The report for {report.patient.name} is processed. Abnormal values: {flagged}.\n",
-        from_email=None,
-        recipient_list=[report.doctor.email],
-    )
+    try:
+        send_mail(
+            subject=f"Report ready: {report.title}",
+            message=f"The report for {report.patient.name} is processed. Abnormal values: {flagged}.\n",
+            from_email=None,
+            recipient_list=[report.doctor.email],
+        )
+    except TRANSIENT_MAIL_ERRORS as exc:
+        raise self.retry(exc=exc) from exc
+    MedicalReport.objects.filter(pk=report.pk).update(doctor_notified_at=timezone.now())
     return {"report_id": report.pk, "notified": True}
