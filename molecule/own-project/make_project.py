@@ -25,9 +25,11 @@ setuptools that requirements/dev.txt pins.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,9 +131,14 @@ def where(self):
 
 # What the project pins: the runtime packages it needs, at the versions this repository tests.
 NEEDS = {"django", "celery", "redis", "gunicorn", "psycopg", "psycopg-binary"}
-# And what the companion package needs on top (its beat scheduler and result models).
-COMPANION_NEEDS = {"django-celery-beat", "django-celery-results", "django-timezone-field", "python-crontab",
-                   "cron-descriptor"}  # fmt: skip
+# And what the companion package needs on top: its declared dependencies (its pyproject.toml,
+# the one list), and what django-celery-beat pulls in.
+COMPANION_NEEDS = {
+    re.split(r"[<>=!~\[; ]", dependency, maxsplit=1)[0].lower()
+    for dependency in tomllib.loads((ROOT / "packages" / "django-celery-deploy" / "pyproject.toml").read_text())[
+        "project"
+    ]["dependencies"]
+} | {"django-timezone-field", "python-crontab", "cron-descriptor"}
 # The companion variant is served as ASGI: gunicorn with uvicorn's worker class. Not in the
 # clinic's pins, so pinned here (the versions this repository last tested).
 ASGI_PINS = ["uvicorn==0.54.0", "uvicorn-worker==0.4.0", "h11==0.16.0"]
