@@ -6,7 +6,6 @@ the project's own containers through `docker exec`.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -16,19 +15,12 @@ from pathlib import Path
 
 import requests
 
+from scripts.role_settings import queue_settings  # what compose.py and make run render
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "artifacts"
 QUEUES = list(json.loads((ROOT / "app" / "config" / "queues.json").read_text())["queues"])
-
-
-def queue_settings():
-    """The celery role's per-queue settings as compose.py and make run render them (scripts/role_settings.py)."""
-    spec = importlib.util.spec_from_file_location("role_settings", ROOT / "scripts" / "role_settings.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.queue_settings()
 
 
 def worker_services() -> dict[str, list[str]]:
