@@ -6,17 +6,24 @@ in a fresh server started here:
 
 * drain rate: N tasks are queued with no worker running, then one worker
   (prefork, concurrency 2) starts; the rate is measured from the broker's own
-  queue length, from the first task taken to the queue being empty;
+  queue length in the steady state, from 90 % of the tasks left to 10 % left
+  (the rest is purged before the next drain);
 * publish rate: how fast one producer queued those N tasks;
 * latency: enqueue-to-start of tasks sent one at a time to an idle worker (p50, p95);
 * I/O-bound (Redis): the app's e-mail task sends to an SMTP sink on loopback that accepts
-  each message after 50 ms; the e-mail queue's configured worker (threads) against a prefork
-  worker with concurrency 2, counted by the messages the sink accepted, first to last.
+  each message after 50 ms; the e-mail queue's configured workers (threads) against a prefork
+  worker with concurrency 2, counted by the messages the sink accepted, 10th to 90th percentile.
 
-Measured for the app (its real settings: acks_late, prefetch 1, results, time
-limits...) with a no-op task and a one-INSERT task, and for a bare Celery app
-with Celery's defaults on the same broker, in the same run, so every app figure
-is also a ratio. Writes docs/bench.json and docs/bench.png.
+Measured for the app (its real settings: acks_late, STARTED, results, time
+limits...) with a no-op task and a one-INSERT task, for a bare Celery app with
+Celery's defaults and Celery's own result backend on the same broker, and for a
+fair baseline (bench_fair.py: the app's broker, transport and result backend, with
+STARTED, Celery's defaults otherwise), in interleaved rounds of the same run, so
+every app figure is also a ratio with its spread. All three run the deploy's
+worker command line (prefetch 4, a child recycled after 1000 tasks), so the ratios
+price settings and backends, not flags. On PostgreSQL, each of the app's settings
+is also put back to Celery's default on its own (ABLATIONS) and priced against the
+app. Writes docs/bench.json and docs/bench.png.
 """
 
 from __future__ import annotations
@@ -199,6 +206,10 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list, s
                     break
                 time.sleep(0.005)
         stop_all([worker])
+        # The tail the watch stopped at (and anything a worker gave back at shutdown) must not
+        # start the next drain or the latency phase behind it.
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(queue)
         if t_low is None:
             raise RuntimeError(f"{broker}: queue {queue} not drained within 600 s")
         rate = (high - low) / max(t_low - t_high, 1e-6)

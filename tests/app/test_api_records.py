@@ -256,6 +256,9 @@ def test_the_weekly_report_is_emailed_to_the_admins_once(api, outbox, until):
     assert response.status_code == 202, response.content
     result = api.wait_state(response.json()["task_id"])["result"]
     report = GeneratedReport.objects.get(pk=result["report_id"])
+    # The report's result names its e-mail task, which the API follows like any other.
+    mailed = api.wait_state(result["email_task_id"])
+    assert mailed["state"] == "SUCCESS" and mailed["result"]["sent"] is True, mailed
     until(lambda: GeneratedReport.objects.get(pk=report.pk).emailed_at is not None, timeout=30, message="report mailed")
     subject = f"Weekly report {report.period_start}"
     for admin in ("admin-one@clinic.test", "admin-two@clinic.test"):

@@ -4,6 +4,7 @@ chord, and a long batch job that reports its progress."""
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from ..domain import weekly_report_text
-from ..models import Appointment, Claim, Doctor, GeneratedReport, MedicalReport, Patient, ProgressRun
+from ..models import Appointment, Claim, Doctor, GeneratedReport, MedicalReport, Patient, ProgressRun, TaskRecord
 from .emails import TRANSIENT_MAIL_ERRORS
 
 
@@ -68,9 +69,19 @@ def generate_weekly_report(week_of: str | None = None) -> dict:
         period_start=start,
         defaults={"period_end": end, "data": _period_stats(start, end), "generated_at": timezone.now()},
     )
-    # The seed e-mails the weekly report to the admins: from the e-mail queue, after commit.
-    transaction.on_commit(lambda: email_weekly_report.delay(report.pk))
-    return {"report_id": report.pk, "kind": "weekly", "period_start": start.isoformat(), "created": created}
+    # The seed e-mails the weekly report to the admins: from the e-mail queue, after commit. The
+    # task is recorded here so that the result can name it and GET /api/tasks/<id> follow it.
+    # Once per week: a report generated again for a week already sent is not sent again.
+    email_task_id = str(uuid.uuid4())
+    TaskRecord.objects.create(task_id=email_task_id, name=email_weekly_report.name)
+    transaction.on_commit(lambda: email_weekly_report.apply_async((report.pk,), task_id=email_task_id))
+    return {
+        "report_id": report.pk,
+        "kind": "weekly",
+        "period_start": start.isoformat(),
+        "created": created,
+        "email_task_id": email_task_id,
+    }
 
 
 @shared_task(
