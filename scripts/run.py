@@ -64,6 +64,8 @@ def prepare_env_file(path: Path, data_dir: Path) -> dict:
             "DJANGO_HSTS_SECONDS": "0",
             "EMAIL_BACKEND": "file",
             "EMAIL_FILE_PATH": str(data_dir / "outbox"),
+            # The weekly report's recipients (into the outbox above, like every e-mail here).
+            "DJANGO_ADMINS": "admin@localhost",
         }
     )
     # The broker follows the caller's environment on every run, never a stale file.

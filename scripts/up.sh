@@ -49,12 +49,15 @@ docker exec "$name" systemctl is-system-running --wait >/dev/null 2>&1 || true
 ANSIBLE_VAULT_PASSWORD_FILE=inventory/local/vault-password.txt \
   ansible-playbook -i inventory/local molecule/shared/prepare.yml site.yml
 
-flower_pw=$(ANSIBLE_VAULT_PASSWORD_FILE=inventory/local/vault-password.txt \
-  ansible-vault view inventory/local/group_vars/all/vault.yml | sed -n 's/^vault_flower_password: "\(.*\)"/\1/p')
+vault=$(ANSIBLE_VAULT_PASSWORD_FILE=inventory/local/vault-password.txt \
+  ansible-vault view inventory/local/group_vars/all/vault.yml)
+secret() { sed -n "s/^$1: \"\(.*\)\"/\1/p" <<<"$vault"; }
+flower_pw=$(secret vault_flower_password)
 cat <<EOT
 
 up: the stack runs in container $name (Debian $release), deployed by site.yml:
   web      http://127.0.0.1:8000/healthz   (API: Authorization: Bearer \$API_TOKEN)
+  token    export API_TOKEN='$(secret vault_django_api_token)'   (the local stack's test-only token)
   admin    http://127.0.0.1:8000/admin/    (user admin)
   Flower   http://127.0.0.1:5555/          (user admin)
   credentials: ansible-vault view inventory/local/group_vars/all/vault.yml

@@ -218,7 +218,8 @@ try:
     CELERY_TASK_ACKS_LATE = True
     CELERY_TASK_REJECT_ON_WORKER_LOST = True
     # Celery's default suits short tasks. Queues of long tasks (reports) run their
-    # worker with --prefetch-multiplier 1 so one long task cannot hold others hostage.
+    # worker with a prefetch multiplier of 1 (the celery role's per-queue setting) so one
+    # long task cannot hold others hostage.
     # A multiplier of 1 with concurrency 2 capped a polling broker at 2 tasks per poll.
     CELERY_WORKER_PREFETCH_MULTIPLIER = get_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 4, minimum=1)
     CELERY_WORKER_MAX_TASKS_PER_CHILD = get_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 1000, minimum=1)  # leaks
