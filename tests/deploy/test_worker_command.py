@@ -113,3 +113,19 @@ def test_flags_a_pool_ignores_are_not_written():
     argv = worker_argv(["celery"], APP, {"name": "q", "concurrency": 4, "soft_time_limit": 50, "time_limit": 60})
     soft = "-" + "-soft-time-limit"
     assert argv[argv.index(soft) :][:4] == [soft, "50", "--time-limit", "60"]
+
+
+def test_the_suites_workers_run_each_queues_pool_and_prefetch():
+    sys.path.insert(0, str(ROOT))
+    from tests.support.procs import suite_worker_argv
+
+    for queue in QUEUES:
+        argv = suite_worker_argv([queue["name"]], 2, "node")
+        spec = {k: queue[k] for k in ("name", "pool", "prefetch_multiplier")}
+        # The suite's own concurrency and node; the app's time limits (the suite's are short).
+        celery = [sys.executable, "-m", "celery"]
+        expected = worker_argv(celery, "config", {**spec, "concurrency": 2}, "node@%h", "info")
+        assert argv == expected
+    # One long report must not hold others back in the suite either.
+    reports = suite_worker_argv(["reports"], 2, "node")
+    assert reports[reports.index("-" + "-prefetch-multiplier") + 1] == "1"

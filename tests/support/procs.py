@@ -86,6 +86,20 @@ class CeleryProcess:
         self.proc.wait(10)
 
 
+def suite_worker_argv(queues: list[str], concurrency: int, name: str, pool: str | None = None) -> list[str]:
+    """The deploy's command line (scripts/role_settings.worker_argv) with the queues' configured
+    pool (the e-mail queue's threads are tested as they run) and prefetch (the reports queue's
+    1), the app's settings' time limits (the suite's are short) and the test's own concurrency
+    and node name; `pool` overrides the configured one (the benchmark's prefork baseline). A
+    worker of several queues takes the smallest prefetch among them."""
+    configured = [queue for queue in queue_settings()[0] if queue["name"] in queues]
+    pools = {pool} if pool else {queue["pool"] for queue in configured}
+    spec = {"name": ",".join(queues), "concurrency": concurrency, "pool": pools.pop() if len(pools) == 1 else "prefork"}
+    if configured:
+        spec["prefetch_multiplier"] = min(queue["prefetch_multiplier"] for queue in configured)
+    return worker_argv([sys.executable, "-m", "celery"], "config", spec, hostname=f"{name}@%h", loglevel="info")
+
+
 def start_worker(
     queues: list[str],
     log_dir: Path,
@@ -95,18 +109,7 @@ def start_worker(
     pool: str | None = None,
 ) -> CeleryProcess:
     name = name or f"{'-'.join(queues)}-{uuid.uuid4().hex[:6]}"
-    # The deploy's command line (scripts/role_settings.worker_argv) and the queues' configured
-    # pool (the e-mail queue's threads are tested as they run), with the app's settings' time
-    # limits (the suite's are short) and the test's own concurrency and node name; `pool`
-    # overrides the configured one (the benchmark's prefork baseline).
-    pools = {pool} if pool else {queue["pool"] for queue in queue_settings()[0] if queue["name"] in queues}
-    argv = worker_argv(
-        [sys.executable, "-m", "celery"],
-        "config",
-        {"name": ",".join(queues), "concurrency": concurrency, "pool": pools.pop() if len(pools) == 1 else "prefork"},
-        hostname=f"{name}@%h",
-        loglevel="info",
-    )
+    argv = suite_worker_argv(queues, concurrency, name, pool)
     worker = CeleryProcess([], log_dir / f"worker-{name}.log", env=env, name=f"worker {name}", argv=argv)
     worker.hostname_prefix = name
     return worker
