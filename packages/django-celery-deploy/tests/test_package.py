@@ -216,6 +216,56 @@ def test_a_late_retry_state_does_not_overwrite_a_success(celery_app_ready):
     assert backend.get_task_meta("t-1")["status"] == states.SUCCESS
 
 
+STATES = [states.PENDING, states.RECEIVED, states.STARTED, states.RETRY, states.SUCCESS, states.FAILURE, states.REVOKED]
+
+
+@pytest.mark.parametrize("stored", STATES)
+def test_the_database_backend_replaces_a_stored_state_exactly_when_the_rule_allows(celery_app_ready, stored):
+    from django_celery_deploy.results import keeps_stored_state
+
+    backend = FinalStateDatabaseBackend(app=celery_app_ready)
+
+    def value(state):  # an exception for the states that carry one, as Celery stores them
+        return RuntimeError(state) if state in states.EXCEPTION_STATES else state
+
+    for new in STATES:
+        task_id = f"rule-{stored}-{new}"
+        backend.store_result(task_id, value(stored), stored)
+        backend.store_result(task_id, value(new), new)
+        meta = backend.get_task_meta(task_id)
+        expected = stored if keeps_stored_state(stored, new) else new
+        assert meta["status"] == expected, (stored, new, meta)
+
+
+def test_a_state_is_stored_in_one_statement_with_django_celery_results_fields(celery_app_ready):
+    """Every task stores STARTED and then its result. The check-then-write under a row lock was a
+    transaction of seven statements, then five: on the PostgreSQL broker those round trips were
+    most of a task's cost (make bench). One conditional upsert each keeps the same rule."""
+    from celery.app.task import Context
+    from django.test.utils import CaptureQueriesContext
+    from django_celery_results.models import TaskResult
+
+    celery_app_ready.conf.result_extended = True
+    try:
+        backend = FinalStateDatabaseBackend(app=celery_app_ready)
+        request = Context(id="one-statement", task="orders.ship", hostname="w1@host", argsrepr="(7,)", kwargsrepr="{}")
+        with CaptureQueriesContext(connection) as started:
+            backend.store_result("one-statement", None, states.STARTED, request=request)
+        first = TaskResult.objects.get(task_id="one-statement")
+        with CaptureQueriesContext(connection) as finished:
+            backend.store_result("one-statement", {"shipped": 7}, states.SUCCESS, request=request)
+        row = TaskResult.objects.get(task_id="one-statement")
+    finally:
+        celery_app_ready.conf.result_extended = False
+    assert [len(started.captured_queries), len(finished.captured_queries)] == [1, 1], finished.captured_queries
+    assert first.status == states.STARTED and first.date_started is not None
+    assert row.status == states.SUCCESS and backend.get_task_meta("one-statement")["result"] == {"shipped": 7}
+    # As django-celery-results writes them: created once, started kept, done at the last write.
+    assert row.date_created == first.date_created and row.date_started == first.date_started
+    assert row.date_done >= first.date_done
+    assert (row.task_name, row.worker, row.task_args, row.task_kwargs) == ("orders.ship", "w1@host", '"(7,)"', '"{}"')
+
+
 def test_a_second_beat_lock_on_the_same_database_stands_by(tmp_path):
     first, second = FileBeatLock(tmp_path / "beat.lock"), FileBeatLock(tmp_path / "beat.lock")
     assert first.try_acquire() and first.held()
