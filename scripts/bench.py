@@ -78,6 +78,7 @@ TARGETS = {
     "app_postgres_drain_vs_app_redis": 0.25,
     "app_redis_p50_latency_ms_max": 10.0,
     "emails_configured_vs_prefork_c2": 10.0,
+    "max_ratio_spread": 0.05,
 }
 
 
@@ -519,6 +520,8 @@ def markdown(report: dict) -> str:
     lines += ["", "| target | value (spread over the rounds) | wanted | |", "|---|---|---|---|"]
     for name, check in report["targets"].items():
         spread = f" ({check['spread']:.1%})" if "spread" in check else ""
+        if "ratio" in check:
+            spread = f" ({check['ratio']})"
         met = "met" if check["met"] else "**not met**"
         lines.append(f"| {name} | {check['value']}{spread} | {check['target']} | {met} |")
     return "\n".join(lines) + "\n"
@@ -613,6 +616,18 @@ def main() -> int:
             "spread": across["spread"],
             "target": f">= {TARGETS['app_postgres_drain_vs_app_redis']}",
             "met": value >= TARGETS["app_postgres_drain_vs_app_redis"],
+        }
+    # The instrument itself: every ratio's spread over the rounds, against the 5 % it must hold.
+    spreads = {f"{r['broker']}:{name}": ratio_["spread"] for r in results for name, ratio_ in r["ratios"].items()}
+    if io:
+        spreads["io:configured_vs_prefork_c2"] = io["configured_vs_prefork_c2_spread"]
+    if spreads:
+        widest = max(spreads, key=spreads.get)
+        checks["max_ratio_spread"] = {
+            "value": spreads[widest],
+            "ratio": widest,
+            "target": f"<= {TARGETS['max_ratio_spread']}",
+            "met": spreads[widest] <= TARGETS["max_ratio_spread"],
         }
     report = {
         "machine": {
