@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from clinic import tasks
-from clinic.models import Appointment, Doctor, GeneratedReport, Patient, TaskRecord
+from clinic.models import Appointment, Claim, Doctor, GeneratedReport, MedicalReport, Patient, TaskRecord
 
 
 def unique(prefix: str) -> str:
@@ -149,23 +149,45 @@ def test_patients_appointments_reports_and_claims_are_created_and_read_back(api)
             ["unknown field 'source_path'"],
         ),
         ("/api/appointments/reminders", {"appointment_ids": []}, ["appointment_ids must be a non-empty list"]),
+        # A claim for one patient on another patient's appointment.
+        (
+            "/api/claims",
+            {"patient": "<patient>", "appointment": "<other_appointment>", "amount": "10"},
+            ["appointment", "belongs to patient"],
+        ),
+        # Lab values the report's processing would fail on: refused when the report is made.
+        ("/api/medical-reports", {"patient": "<patient>", "title": "T", "content": "not json"}, ["content", "JSON"]),
+        ("/api/medical-reports", {"patient": "<patient>", "title": "T", "content": '{"glucose": NaN}'}, ["content"]),
+        ("/api/medical-reports", {"patient": "<patient>", "title": "T", "content": "[1, 2]"}, ["content", "object"]),
+        (
+            "/api/medical-reports",
+            {"patient": "<patient>", "title": "T", "content": '{"a": true}'},
+            ["content", "number"],
+        ),
+        (
+            "/api/medical-reports",
+            {"patient": "<patient>", "title": "T", "content": '{"glucose": 5, "glucose": 6}'},
+            ["content", "'glucose' is given twice"],
+        ),
         ("/api/appointments/reminders", {"appointment_ids": [10**9]}, ["appointment", "does not exist"]),
     ],
 )
 def test_a_bad_record_gets_a_400_naming_the_field_and_creates_nothing(api, url, body, fragments):
     # Real ids where the body names "<doctor>" or "<patient>": only the field under test is wrong.
-    ids = {
-        "<doctor>": Doctor.objects.create(name="Ids", email=f"{unique('ids')}@clinic.test").pk,
-        "<patient>": Patient.objects.create(name="Ids").pk,
-    }
+    doctor = Doctor.objects.create(name="Ids", email=f"{unique('ids')}@clinic.test")
+    other = Appointment.objects.create(
+        doctor=doctor, patient=Patient.objects.create(name="Other"), scheduled_at=timezone.now()
+    )
+    ids = {"<doctor>": doctor.pk, "<patient>": Patient.objects.create(name="Ids").pk, "<other_appointment>": other.pk}
     body = {key: ids.get(value, value) if isinstance(value, str) else value for key, value in body.items()}
-    before = {model: model.objects.count() for model in (Appointment, Patient)}
+    models = (Appointment, Patient, MedicalReport, Claim)
+    before = {model: model.objects.count() for model in models}
     response = api.post(url, body)
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     for fragment in fragments:
         assert fragment in error, error
-    assert {model: model.objects.count() for model in (Appointment, Patient)} == before
+    assert {model: model.objects.count() for model in models} == before
 
 
 @pytest.mark.parametrize("kind", ["doctors", "patients", "appointments", "medical-reports", "claims"])

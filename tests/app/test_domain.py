@@ -40,6 +40,8 @@ def test_values_outside_their_reference_range_are_flagged_and_unknown_tests_list
         ('{"glucose": 1' + "0" * 400 + "}", "'glucose' is not a finite number"),
         ('{"glucose": ' + "9" * 5000 + "}", "not JSON"),
         ("[" * 100_000 + "]" * 100_000, "not JSON"),
+        # json.loads would keep the second value without a word.
+        ('{"glucose": 5, "glucose": 9}', "'glucose' is given twice"),
     ],
 )
 def test_report_content_that_cannot_be_read_is_invalid_naming_why(text, message):

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from rest_framework import serializers
 
+from ..domain import ReportInvalid, parse_lab_values
 from ..models import Appointment, Claim, Doctor, MedicalReport, Patient
 from .fields import DayField, IdField, IdListField, NumberField, ObjectField, TextChoiceField, TextField
 from .input import _show
@@ -129,6 +130,16 @@ class MedicalReportSerializer(StrictModelSerializer):
         fields = ["id", "patient", "doctor", "title", "content", "status", "summary", "error", "created_at"]
         read_only_fields = ["status", "summary", "error", "created_at"]
 
+    def validate_content(self, value: str) -> str:
+        # The rule the processing task applies (domain.parse_lab_values): content it would fail
+        # on is a 400 now, not a report that fails later.
+        if value:
+            try:
+                parse_lab_values(value)
+            except ReportInvalid as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        return value
+
 
 class ClaimSerializer(StrictModelSerializer):
     patient = ObjectField(queryset=Patient.objects.all())
@@ -141,6 +152,13 @@ class ClaimSerializer(StrictModelSerializer):
         fields += ["submitted_at", "processed_at"]
         read_only_fields = ["status", "decision_reason", "submitted_at", "processed_at"]
         extra_kwargs = {"amount": {"min_value": 0}}
+
+    def validate(self, attrs: dict) -> dict:
+        appointment, patient = attrs.get("appointment"), attrs.get("patient")
+        if appointment is not None and patient is not None and appointment.patient_id != patient.pk:
+            message = f"appointment {appointment.pk} belongs to patient {appointment.patient_id}, not {patient.pk}"
+            raise serializers.ValidationError({"appointment": message})
+        return attrs
 
 
 class BulkClaimsSerializer(StrictSerializer):
