@@ -79,6 +79,28 @@ def test_a_request_without_the_token_is_refused_with_a_bearer_challenge():
     assert response.json()["error"] == "missing or wrong API token"
 
 
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        # RFC 9110 section 11.1: the scheme is case-insensitive, and may be followed by several spaces.
+        ("bearer {token}", 200),
+        ("BEARER {token}", 200),
+        ("Bearer   {token}", 200),
+        # The token itself is compared exactly.
+        ("Bearer {upper}", 401),
+        ("Bearer {token}x", 401),
+        ("Basic {token}", 401),
+        ("Bearer", 401),
+    ],
+)
+def test_the_bearer_scheme_is_case_insensitive_and_the_token_exact(header, status):
+    from conftest import API_TOKEN
+
+    value = header.format(token=API_TOKEN, upper=API_TOKEN.swapcase())
+    response = Client(HTTP_AUTHORIZATION=value).get("/api/patients")
+    assert response.status_code == status, (value, response.content)
+
+
 # --- Records over HTTP -----------------------------------------------------------------------------
 
 

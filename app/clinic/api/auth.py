@@ -30,7 +30,12 @@ class BearerTokenAuthentication(BaseAuthentication):
         supplied = request.headers.get("Authorization", "")
         if not supplied or not settings.API_TOKEN:
             return None  # anonymous: TokenRequired decides
-        if not hmac.compare_digest(supplied.encode(), f"{self.keyword} {settings.API_TOKEN}".encode()):
+        # RFC 9110 section 11.1: the scheme is case-insensitive (curl users write "bearer"); the
+        # token is compared exactly, in constant time.
+        scheme, _, token = supplied.partition(" ")
+        if scheme.lower() != self.keyword.lower() or not hmac.compare_digest(
+            token.lstrip(" ").encode(), settings.API_TOKEN.encode()
+        ):
             raise AuthenticationFailed("missing or wrong API token")
         return ApiClient(), supplied
 
