@@ -318,6 +318,19 @@ def test_deep_healthz_needs_the_token_and_says_when_the_server_has_none(settings
     assert off.status_code == 403 and "HEALTHZ_TOKEN is empty" in off.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [("Bearer {t}", True), ("bearer {t}", True), ("BEARER  {t}", True), ("Bearer {t}x", False), ("Basic {t}", False)],
+)
+def test_the_deep_healthz_token_scheme_is_case_insensitive_and_the_token_exact(settings, header, accepted):
+    from django.test import RequestFactory
+    from django_celery_deploy.health import _token_ok
+
+    settings.HEALTHZ_TOKEN = TOKEN
+    request = RequestFactory().get("/healthz?deep=1", HTTP_AUTHORIZATION=header.format(t=TOKEN))
+    assert _token_ok(request) is accepted
+
+
 def test_probing_an_unknown_queue_names_the_queues():
     with pytest.raises(ValueError, match=r"unknown queue\(s\) \['nope'\]; the queues are \['orders', 'mail'\]"):
         probe_queues(["nope"])

@@ -36,8 +36,9 @@ def _token_ok(request) -> bool:
     token = getattr(settings, "HEALTHZ_TOKEN", "")
     if not token:
         return False
-    supplied = request.headers.get("Authorization", "")
-    return hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
+    # RFC 9110 section 11.1: the scheme is case-insensitive; the token is compared exactly.
+    scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(supplied.lstrip(" ").encode(), token.encode())
 
 
 def _heartbeat_health(detail: bool) -> dict:
