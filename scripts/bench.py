@@ -254,21 +254,27 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list, s
 
     fair_noop = fair.signature("fair.noop", queue="fair")
 
-    def fair_worker():
+    def baseline_worker(module: str, queue: str, env: dict | None = None):
+        # The bare and the fair baselines: Celery apps of their own (scripts/bench_<queue>.py),
+        # on the deploy's worker command line like the app's.
         return track(
             CeleryProcess(
                 [],
-                logs / f"fair-{secrets.token_hex(3)}.log",
-                name="fair worker",
+                logs / f"{queue}-{secrets.token_hex(3)}.log",
+                env=env,
+                name=f"{queue} worker",
                 argv=worker_argv(
                     [sys.executable, "-m", "celery"],
-                    "bench_fair",
-                    {"name": "fair", "concurrency": 2},
-                    hostname=f"fair-{secrets.token_hex(3)}@%h",
+                    module,
+                    {"name": queue, "concurrency": 2},
+                    hostname=f"{queue}-{secrets.token_hex(3)}@%h",
                     loglevel="info",
                 ),
             )
         )
+
+    def fair_worker():
+        return baseline_worker("bench_fair", "fair")
 
     os.environ.update(bare_env)
     from celery import Celery
@@ -282,21 +288,7 @@ def _measure(broker: str, out: Path, base: Path, started: list, servers: list, s
     env = {**bare_env, "PYTHONPATH": str(ROOT / "scripts")}
 
     def bare_worker():
-        return track(
-            CeleryProcess(
-                [],
-                logs / f"bare-{secrets.token_hex(3)}.log",
-                env=env,
-                name="bare worker",
-                argv=worker_argv(
-                    [sys.executable, "-m", "celery"],
-                    "bench_bare",
-                    {"name": "bare", "concurrency": 2},
-                    hostname=f"bare-{secrets.token_hex(3)}@%h",
-                    loglevel="info",
-                ),
-            )
-        )
+        return baseline_worker("bench_bare", "bare", env)
 
     def app_round_trip():
         sent = time.time()

@@ -26,15 +26,20 @@ class ReportInvalid(Exception):
     """The report content cannot be processed: retrying will not help."""
 
 
+def unique_keys(pairs: list, duplicate) -> dict:
+    """A json.loads object_pairs_hook: json.loads keeps the last of two equal keys without a word
+    ({"glucose": 5, "glucose": 9} would read 9 although 5 came first); this raises
+    duplicate(key) instead. The API's body parser uses it too."""
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise duplicate(key)
+        seen[key] = value
+    return seen
+
+
 def _one_value_per_test(pairs: list) -> dict:
-    # json.loads keeps the last of two equal keys: {"glucose": 5, "glucose": 9} would report 9
-    # although the lab wrote 5 first. Which one is right is not ours to guess.
-    values = {}
-    for name, value in pairs:
-        if name in values:
-            raise ReportInvalid(f"test {name[:40]!r} is given twice")
-        values[name] = value
-    return values
+    return unique_keys(pairs, lambda name: ReportInvalid(f"test {name[:40]!r} is given twice"))
 
 
 def parse_lab_values(text: str) -> dict[str, float]:

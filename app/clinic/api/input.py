@@ -19,6 +19,8 @@ from django.conf import settings
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
+from ..domain import unique_keys
+
 
 class BadRequest(APIException):
     """A 400 whose message names the field and what is wrong with it."""
@@ -106,14 +108,9 @@ def _check_tree(data) -> None:
 
 
 def _refuse_duplicate_keys(pairs: list) -> dict:
-    # json.loads keeps the last of two equal keys: {"kind": "daily", "kind": "weekly"}
-    # would run the weekly report although the client wrote daily first.
-    seen = {}
-    for key, value in pairs:
-        if key in seen:
-            raise BadRequest(f"field {_show(key)} is given twice")
-        seen[key] = value
-    return seen
+    # {"kind": "daily", "kind": "weekly"} would run the weekly report although the client wrote
+    # daily first.
+    return unique_keys(pairs, lambda key: BadRequest(f"field {_show(key)} is given twice"))
 
 
 def loads(body: bytes):
